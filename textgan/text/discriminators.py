@@ -1,0 +1,177 @@
+"""Text discriminators: SeqGAN's CNN and RelGAN's CNN with multiple embedded representations.
+
+Both take token ids (B, T) or soft one-hots (B, T, V): ids through an embedding lookup, soft inputs
+through a matmul with the same embedding table (never a dense one-hot built from ids). Layers are
+plain `nn.Conv*` / `nn.Linear`, so the core can wrap them in spectral norm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from textgan.errors import UserError
+
+
+def embed(embedding: nn.Embedding, x: Tensor) -> Tensor:
+    """(B, T, E): lookup for token ids, `soft @ embedding.weight` for soft one-hots (B, T, V)."""
+    return x @ embedding.weight if x.is_floating_point() else embedding(x)
+
+
+def _filters(filter_sizes: tuple[int, ...], num_filters: tuple[int, ...], seq_len: int) -> list[tuple[int, int]]:
+    """(width, maps) pairs, skipping filters wider than the sequence."""
+    if len(filter_sizes) != len(num_filters):
+        raise UserError("filter_sizes and num_filters must have the same length")
+    pairs = [(f, n) for f, n in zip(filter_sizes, num_filters) if f <= seq_len]
+    if not pairs:
+        raise UserError(f"every filter is wider than the sequence length {seq_len}")
+    return pairs
+
+
+class Highway(nn.Module):
+    """One highway layer: t * relu(W_h x) + (1 - t) * x with gate t = sigmoid(W_t x) (SeqGAN, RelGAN).
+
+    `shared=True` uses one matrix for both W_h and W_t, as TextGAN-PyTorch does: half the cost,
+    which matters because this layer dominates RelGAN's discriminator FLOPs.
+    """
+
+    def __init__(self, dim: int, bias: bool = True, shared: bool = False) -> None:
+        super().__init__()
+        self.transform = nn.Linear(dim, dim, bias=bias)
+        self.gate = None if shared else nn.Linear(dim, dim, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.transform(x)
+        t = (h if self.gate is None else self.gate(x)).sigmoid()
+        return t * h.relu() + (1 - t) * x
+
+
+@contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    """The module in eval mode (no dropout, frozen spectral-norm estimates) inside the block."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train(was_training)
+
+
+class SeqGANDiscriminator(nn.Module):
+    """SeqGAN's CNN: embedding, convolutions of many widths over the whole embedding, max-over-time
+    pooling, a highway layer, dropout and a linear layer to one logit per sequence (B,)."""
+
+    def __init__(self, vocab_size: int, seq_len: int, emb_dim: int = 64,
+                 filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20),
+                 num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160),
+                 dropout: float = 0.25, highway: bool = True, shared_highway: bool = False) -> None:
+        super().__init__()
+        pairs = _filters(filter_sizes, num_filters, seq_len)
+        dim = sum(n for _, n in pairs)
+        self.embedding = nn.Embedding(vocab_size, emb_dim)
+        self.convs = nn.ModuleList(nn.Conv1d(emb_dim, n, f) for f, n in pairs)
+        self.highway = Highway(dim, shared=shared_highway) if highway else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(dim, 1)
+
+    def _head(self, pooled: Tensor) -> Tensor:
+        return self.out(self.dropout(self.highway(pooled))).squeeze(-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        e = embed(self.embedding, x).transpose(1, 2)  # (B, E, T)
+        # max-pool before the ReLU: the same value, with a T-times smaller ReLU
+        return self._head(torch.cat([conv(e).amax(-1) for conv in self.convs], dim=1).relu())
+
+    @torch.no_grad()
+    def scorer(self) -> Callable[[Tensor], Tensor]:
+        """An eval-mode scorer of token ids (N, T) -> logits (N,), valid while D's weights are unchanged.
+
+        Each filter offset's response to each vocabulary token is tabulated once (V x sum(width x
+        maps) floats: 250 MB for V = 5000 and SeqGAN's filters), so a convolution becomes a sum of
+        table rows (`embedding_bag`): several times faster when scoring thousands of sequences with
+        fixed weights, as SeqGAN's Monte-Carlo rollouts do.
+        """
+        vocab = self.embedding.num_embeddings
+        with _eval_mode(self):
+            # row k * V + v of a filter's table: offset k's response to token v
+            tables = [(self.embedding.weight @ conv.weight.permute(2, 1, 0)).flatten(0, 1) for conv in self.convs]
+            biases = [conv.bias.clone() for conv in self.convs]
+
+        @torch.no_grad()
+        def score(tokens: Tensor) -> Tensor:
+            pooled = []
+            for table, bias in zip(tables, biases):
+                width = len(table) // vocab
+                idx = tokens.unfold(1, width, 1) + torch.arange(width, device=tokens.device) * vocab
+                resp = F.embedding_bag(idx.reshape(-1, width), table, mode="sum")
+                pooled.append(resp.view(len(tokens), -1, resp.shape[1]).amax(1) + bias)
+            with _eval_mode(self):
+                return self._head(torch.cat(pooled, dim=1).relu())
+
+        return score
+
+
+class RelGANDiscriminator(nn.Module):
+    """RelGAN's CNN with `num_rep` embedded representations.
+
+    The embedding (width emb_dim) is split into num_rep slices of emb_dim / num_rep features (1 with
+    the defaults); every filter slides over time within one slice, the stride across slices makes
+    each slice a separate representation. After max-over-time pooling each (sample, representation)
+    has its own feature vector -> highway (bias-free, as in RelGAN) -> dropout -> linear 100 ->
+    linear 1. As in RelGAN the output is one logit per representation, flattened sample-major:
+    (B * num_rep,), so `logits.view(B, num_rep)[b]` are sample b's, and real and fake batches align
+    position by position for the relativistic losses.
+    """
+
+    def __init__(self, vocab_size: int, seq_len: int, emb_dim: int = 64, num_rep: int = 64,
+                 filter_sizes: tuple[int, ...] = (2, 3, 4, 5), num_filters: tuple[int, ...] = (300, 300, 300, 300),
+                 dropout: float = 0.25, shared_highway: bool = False) -> None:
+        super().__init__()
+        if emb_dim % num_rep:
+            raise UserError(f"emb_dim {emb_dim} is not a multiple of num_rep {num_rep}")
+        pairs = _filters(filter_sizes, num_filters, seq_len)
+        rep_dim = emb_dim // num_rep
+        dim = sum(n for _, n in pairs)
+        self.embedding = nn.Embedding(vocab_size, emb_dim)
+        self.convs = nn.ModuleList(nn.Conv2d(1, n, (f, rep_dim), stride=(1, rep_dim)) for f, n in pairs)
+        self.highway = Highway(dim, bias=False, shared=shared_highway)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(dim, 100)
+        self.out = nn.Linear(100, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        e = embed(self.embedding, x)  # (B, T, E)
+        pooled = torch.cat([_max_over_time(e, conv) for conv in self.convs], dim=-1).relu()  # (B, num_rep, F)
+        h = pooled.flatten(0, 1)  # (B * num_rep, F), sample-major
+        return self.out(self.fc(self.dropout(self.highway(h)))).squeeze(-1)
+
+
+_CHUNK = 8  # samples per convolution call: keeps the (chunk, maps, T, num_rep) responses in cache
+
+
+def _max_over_time(e: Tensor, conv: nn.Conv2d) -> Tensor:
+    """Max over time of one filter bank's responses to the representations of e (B, T, E): (B, num_rep, maps).
+
+    The responses (B x maps x T x num_rep: a thousand times the input) are computed without autograd,
+    a few samples at a time. With autograd on, only the winning window of each (sample,
+    representation, map) is recomputed, differentiably: the same values and (sub)gradients as
+    autograd through max-pooling, without ever storing or back-propagating the full responses.
+    """
+    weight, bias = conv.weight, conv.bias  # read once: a spectral-norm parametrization runs per read
+    responses = (F.conv2d(chunk, weight, bias, stride=conv.stride) for chunk in e.unsqueeze(1).split(_CHUNK))
+    if not torch.is_grad_enabled():
+        return torch.cat([r.amax(2) for r in responses]).transpose(1, 2)
+    with torch.no_grad():
+        best = torch.cat([r.max(2).indices for r in responses])
+    maps, _, width, rep_dim = weight.shape
+    b, t, emb_dim = e.shape
+    # windows[b, r, s] = e[b, s:s + width, r * rep_dim:(r + 1) * rep_dim], flattened like a filter
+    windows = e.unfold(1, width, 1).view(b, t - width + 1, emb_dim // rep_dim, rep_dim, width)
+    windows = windows.permute(0, 2, 1, 4, 3).flatten(3)  # (B, num_rep, L, width * rep_dim)
+    k = windows.shape[-1]
+    chosen = windows.gather(2, best.transpose(1, 2)[..., None].expand(-1, -1, -1, k))  # (B, num_rep, maps, k)
+    return (chosen * weight.view(maps, k)).sum(-1) + bias
