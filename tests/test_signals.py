@@ -45,7 +45,7 @@ def constant_generator(token: int) -> LSTMGenerator:
 
 def position_weighted_d(x: torch.Tensor) -> torch.Tensor:
     """A deterministic D whose logit depends on every (position, token) pair differently."""
-    weights = torch.arange(1, T + 1, dtype=torch.float32) * 0.37
+    weights = torch.arange(1, T + 1, dtype=torch.float32, device=x.device) * 0.37
     return ((x.float() - 5.5) * weights).sum(-1) / 10
 
 
@@ -173,3 +173,27 @@ def test_gumbel_gradients_reach_the_transformer():
     d(soft).mean().backward()
     grads = [p.grad for p in g.parameters()]
     assert all(gr is not None for gr in grads) and sum(gr.abs().sum() for gr in grads) > 0
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_generators_discriminators_and_rollouts_on_cuda():
+    from textgan.text.discriminators import SeqGANDiscriminator
+
+    dev = torch.device("cuda")
+    rng = torch.Generator(dev).manual_seed(0)
+    d = RelGANDiscriminator(V, T, emb_dim=8, num_rep=4, filter_sizes=(2, 3), num_filters=(5, 5)).to(dev)
+    for g in (LSTMGenerator(V, bos_id=0), RelationalMemoryGenerator(V, head_size=8, bos_id=0),
+              TransformerGenerator.from_config(V, n_layer=1, n_embd=8, n_positions=8, bos_id=0)):
+        g = g.to(dev).eval()
+        x = g.sample(B, T, generator=rng)
+        assert x.device.type == "cuda"
+        _, soft = g.gumbel_sample(B, T, tau=0.5, generator=rng)
+        d(soft).mean().backward()
+        assert all(p.grad is not None for p in g.parameters())
+    seqgan_d = SeqGANDiscriminator(V, T, emb_dim=8, filter_sizes=(1, 2), num_filters=(4, 4)).to(dev).eval()
+    torch.testing.assert_close(seqgan_d.scorer()(x), seqgan_d(x), atol=1e-2, rtol=1e-2)  # cuDNN may use TF32
+    samples = torch.randint(0, V, (B, T), device=dev)
+    rewards = mc_rollout_rewards(constant_generator(9).to(dev), samples, position_weighted_d, 4, rng=rng)
+    cpu = mc_rollout_rewards(constant_generator(9), samples.cpu(), position_weighted_d, 4)
+    torch.testing.assert_close(rewards.cpu(), cpu)
