@@ -11,24 +11,20 @@ benchmarks/RESULTS.md (full runs only), and with ``--json`` prints one JSON obje
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import nltk
 import numpy as np
 from nltk.tokenize import NLTKWordTokenizer
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+from results import record
 
 from textgan.metrics import bleu_multi, self_bleu_multi, sentence_bleu_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT.parent / "shared/data"
-RESULTS = ROOT / "benchmarks/RESULTS.md"
 ORDERS = (2, 3, 4, 5)
 WEIGHTS = {n: (1 / n,) * n for n in ORDERS}
 
@@ -37,25 +33,6 @@ def load_tokenised(path: Path, limit: int | None = None) -> list[list[str]]:
     """Lines of a text file, lower-cased and tokenised like Texygen's ``nltk.word_tokenize``."""
     tokenize = NLTKWordTokenizer().tokenize
     return [tokenize(line.lower()) for line in path.read_text(encoding="utf-8").splitlines()[:limit]]
-
-
-def machine() -> str:
-    """One line describing where the figures were measured."""
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {load}; Python {platform.python_version()}, numpy {np.__version__}, nltk {nltk.__version__}"
-    )
-
-
-def record(title: str, body: str) -> None:
-    """Append a dated markdown section to benchmarks/RESULTS.md."""
-    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nMeasured figures, appended by the scripts in benchmarks/; "
-                           "never edited by hand.\n", encoding="utf-8")
-    with RESULTS.open("a", encoding="utf-8") as out:
-        out.write(f"\n## {title} ({stamp})\n\n{machine()}\n\n{body}\n")
 
 
 def best_time(run: Callable[[], object], repeat: int) -> tuple[float, object]:

@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench_bleu import DATA_DIR, ORDERS, load_tokenised, record
+from bench_bleu import DATA_DIR, ORDERS, load_tokenised
+from results import record
 
 from textgan.metrics import bleu_multi, self_bleu_multi
 

@@ -1,0 +1,140 @@
+"""`textgan ...` sub-commands. Thin: parse, call the library, print.
+
+Every user mistake ends in one `error: ...` line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from textgan.errors import UserError
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage mistakes print a single `error:` line (exit 2) like every other mistake."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def find_recipe(name: str) -> Path:
+    """A recipe path as given, or the name of a bundled recipe (`toy_grid` or `toy_grid.yaml`)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    bundled = RECIPES_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if bundled.is_file():
+        return bundled
+    raise UserError(f"recipe file not found: {name} (bundled recipes: `textgan recipes`)")
+
+
+def _pick_device(choice: str):
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA device is available")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(choice)
+
+
+def _prepare_out_dir(out: Path, resume: bool) -> None:
+    """Create (or check) the run folder; refuse to overwrite an earlier run unless resuming it."""
+    last = out / "checkpoints" / "last.pt"
+    if resume and not last.is_file():
+        raise UserError(f"--resume: no checkpoint to resume in {out} (expected {last})")
+    if not resume and (last.exists() or (out / "metrics.jsonl").exists()):
+        raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to output folder {out}: {exc.strerror}") from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from textgan.config import load_recipe, save_recipe
+
+    overrides = list(args.set or [])
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    recipe = load_recipe(find_recipe(args.recipe), overrides)
+    if not recipe.name:
+        recipe.name = Path(args.recipe).stem
+    out = Path(args.out) if args.out else Path("runs") / recipe.name
+    _prepare_out_dir(out, args.resume)
+
+    import torch
+
+    from textgan.core.seeding import seed_everything
+    from textgan.core.trainer import Trainer
+    from textgan.games import build_game
+
+    device = _pick_device(args.device)
+    seed_everything(recipe.seed)
+    game = build_game(recipe, device)
+    trainer = Trainer(recipe, game, out, device)
+    if args.resume:
+        trainer.resume()
+        print(f"resuming {out} from step {trainer.step}", file=sys.stderr)
+    save_recipe(recipe, out / "config.yaml")
+    print(f"training {recipe.name} ({recipe.game}) on {device}, torch {torch.__version__}, run folder {out}")
+    summary = trainer.fit()
+    shown = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
+    print("results: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items())))
+    print(f"written: {out}/summary.json, metrics.jsonl, config.yaml, checkpoints/, samples/")
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    import yaml
+
+    for path in sorted(RECIPES_DIR.rglob("*.yaml")):
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            description = str(raw.get("description", "")).strip().splitlines()[0] if raw.get("description") else ""
+        except (yaml.YAMLError, OSError) as exc:
+            description = f"(unreadable: {exc})"
+        print(f"{path.relative_to(RECIPES_DIR).with_suffix('')!s:32s} {description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="textgan", description="Train and evaluate GANs for text (and image baselines).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a recipe", description="Train a recipe; writes a run folder.")
+    p.add_argument("recipe", help="recipe YAML file or bundled recipe name (see `textgan recipes`)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe value, e.g. train.steps=500")
+    p.add_argument("--out", help="run folder (default runs/RECIPE_NAME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--seed", type=int, help="random seed (overrides the recipe's)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("recipes", help="list the bundled recipes", description="List the bundled recipes.")
+    p.set_defaults(func=cmd_recipes)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,115 @@
+"""Atomic files and checkpoints that resume a run bit-for-bit.
+
+Every file is written to a temporary name in the same folder and renamed over the target, so a
+killed process never leaves a half-written file and never destroys the previous version.
+Checkpoints load with `torch.load(weights_only=True)`: they hold only tensors and plain Python data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from textgan.errors import UserError
+
+FORMAT_VERSION = 1
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see either the old or the new file, never a mix."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    _atomic_write(path, write)
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """`torch.save` through a temporary file and a rename."""
+    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
+
+
+def atomic_save_figure(fig: Any, path: Path) -> None:
+    """Save a matplotlib figure as PNG through a temporary file and a rename."""
+    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+
+
+def rng_state() -> dict[str, Any]:
+    """The states of Python's, NumPy's and torch's global generators, as weights-only-safe data."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {
+        "python": [version, list(internal), gauss_next],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, state: dict[str, Any], signature: dict[str, Any]) -> None:
+    """Save a training state with the signature that a resuming run must match."""
+    payload = dict(state, format=FORMAT_VERSION, signature=json.dumps(signature, sort_keys=True))
+    atomic_torch_save(payload, path)
+
+
+def load_checkpoint(path: Path, signature: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load a checkpoint; refuse (UserError) one that is unreadable or whose signature differs."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
+        raise UserError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
+        raise UserError(f"{path} is not a textgan checkpoint (format {FORMAT_VERSION})")
+    if signature is not None:
+        saved = json.loads(state["signature"])
+        wanted = json.loads(json.dumps(signature, sort_keys=True))
+        if saved != wanted:
+            raise UserError(f"checkpoint {path} comes from an incompatible run: {_first_difference(saved, wanted)}")
+    return state
+
+
+def _first_difference(saved: Any, wanted: Any, where: str = "") -> str:
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        for key in sorted(set(saved) | set(wanted)):
+            if saved.get(key) != wanted.get(key):
+                return _first_difference(saved.get(key), wanted.get(key), f"{where}.{key}" if where else key)
+    return f"{where or 'value'} is {saved!r} in the checkpoint but {wanted!r} now"

@@ -1,0 +1,74 @@
+"""The contract between a model family and the trainer.
+
+A game owns the data, the generator and the discriminator, and says two things the trainer cannot
+know: how fakes are made, and how the generator's loss is formed. The default `generator_loss` is
+the reparameterised one (backpropagate through D into G), which covers images, toy mixtures and
+Gumbel-softmax text; policy-gradient games override it with a REINFORCE objective.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from textgan.core.losses import AdversarialLoss
+
+
+class Game:
+    """Base class: subclasses set `generator`, `discriminator` and implement the data methods."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+
+    def real_batch(self) -> Tensor:
+        """The next training batch of real data, in D's input format."""
+        raise NotImplementedError
+
+    def fake_batch(self, batch_size: int) -> Tensor:
+        """A batch of fakes from fresh noise, differentiable w.r.t. the generator's parameters."""
+        raise NotImplementedError
+
+    def train_slice(self) -> Tensor:
+        """A fixed slice of training reals; D on it versus D on `heldout_slice` shows over-fitting."""
+        raise NotImplementedError
+
+    def heldout_slice(self) -> Tensor:
+        """A fixed slice of real data D never trains on."""
+        raise NotImplementedError
+
+    def discriminate(self, x: Tensor) -> Tensor:
+        """D's logits, one per sample."""
+        return self.discriminator(x).reshape(-1)
+
+    def add_instance_noise(self, x: Tensor, std: float) -> Tensor:
+        """Instance noise on D's inputs (Sønderby et al. 2016); games with discrete inputs override."""
+        return x + std * torch.randn_like(x)
+
+    def generator_loss(self, loss: AdversarialLoss, batch_size: int) -> tuple[Tensor, dict[str, float]]:
+        """The generator's objective for one step, plus any numbers worth logging."""
+        fake = self.fake_batch(batch_size)
+        d_fake = self.discriminate(fake)
+        d_real = self.discriminate(self.real_batch()) if loss.g_needs_real else None
+        return loss.g_loss(d_real, d_fake), {}
+
+    def on_step(self, step: int, total_steps: int) -> dict[str, float]:
+        """Called before each iteration (e.g. to anneal a temperature); returns values to log."""
+        return {}
+
+    def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
+        """Metrics of `generator` (the EMA copy when EMA is on); may write samples/plots to `out_dir`."""
+        return {}
+
+    def signature(self) -> dict[str, Any]:
+        """What a checkpoint must match to be resumed by this game (shapes, vocabulary, ...)."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Game state beyond the networks (data order, schedules), for bit-for-bit resume."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass

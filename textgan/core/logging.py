@@ -1,0 +1,80 @@
+"""Run logging: `metrics.jsonl` (one JSON object per logged step), `summary.json`, optional
+TensorBoard. Non-finite numbers are written as null and flagged, so the file stays valid JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from textgan.core.checkpoint import atomic_write_text
+from textgan.errors import UserError
+
+
+def clean_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Replace NaN/inf by None and add `non_finite: [names]` when any value was not finite."""
+    out: dict[str, Any] = {}
+    bad = []
+    for key, value in record.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            bad.append(key)
+            value = None
+        out[key] = value
+    if bad:
+        out["non_finite"] = bad
+    return out
+
+
+class MetricsLog:
+    """Append-only `metrics.jsonl`, flushed per line so a killed run keeps what it logged."""
+
+    def __init__(self, path: Path, tensorboard_dir: Path | None = None) -> None:
+        self.path = Path(path)
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run, closed by close()
+        self._tb = None
+        if tensorboard_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                raise UserError("train.tensorboard is on but tensorboard is not installed (pip install tensorboard)") from None
+            self._tb = SummaryWriter(str(tensorboard_dir))
+
+    def write(self, record: dict[str, Any]) -> None:
+        record = clean_record(record)
+        self._fh.write(json.dumps(record) + "\n")
+        self._fh.flush()
+        if self._tb is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self._tb.add_scalar(key, value, record["step"])
+
+    def close(self) -> None:
+        self._fh.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """All records of a `metrics.jsonl`; a torn last line (killed writer) is ignored."""
+    records = []
+    path = Path(path)
+    if not path.exists():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def truncate_metrics(path: Path, last_step: int) -> None:
+    """Keep only the records up to `last_step` (used when a run resumes from a checkpoint)."""
+    kept = [r for r in read_metrics(path) if r.get("step", 0) <= last_step]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """`summary.json`: flat `name: number` of the final metrics."""
+    atomic_write_text(path, json.dumps(clean_record(summary), indent=2, sort_keys=True) + "\n")

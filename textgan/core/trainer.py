@@ -1,0 +1,308 @@
+"""The one adversarial training loop, shared by every game.
+
+One iteration = `n_critic` discriminator steps, then `g_steps` generator steps. Around that loop the
+trainer owns what every GAN needs: optimisers and LR schedules (TTUR through separate configs),
+losses and D regularisers, gradient clipping, EMA of G, evaluation, best checkpoint and early
+stopping, atomic checkpoints that resume bit-for-bit, and the logged signals the doctor reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from textgan.config import Recipe
+from textgan.core import regularizers as reg
+from textgan.core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from textgan.core.ema import EMA
+from textgan.core.game import Game
+from textgan.core.logging import MetricsLog, truncate_metrics, write_summary
+from textgan.core.losses import d_accuracy, get_loss
+from textgan.core.optim import build_optimizer, build_scheduler, clip_and_measure
+from textgan.errors import UserError
+
+
+class TrainingDiverged(UserError):
+    """A loss or gradient became NaN/inf; the last good checkpoint is kept untouched."""
+
+
+class Trainer:
+    """Runs a recipe's game and writes the run folder (metrics, checkpoints, samples, summary)."""
+
+    def __init__(self, recipe: Recipe, game: Game, out_dir: Path, device: torch.device) -> None:
+        self.recipe = recipe
+        self.game = game
+        self.out_dir = Path(out_dir)
+        self.device = device
+        self.cfg = recipe.train
+        self.loss = get_loss(recipe.loss.name)
+        self.gp_weight = recipe.loss.effective_gp_weight
+
+        G, D = game.generator, game.discriminator
+        reg.init_weights(G, self.cfg.init)
+        reg.init_weights(D, self.cfg.init)
+        if self.cfg.spectral_norm:
+            reg.apply_spectral_norm(D)
+        G.to(device)
+        D.to(device)
+        self.opt_g = build_optimizer(G.parameters(), recipe.optim_g)
+        self.opt_d = build_optimizer(D.parameters(), recipe.optim_d)
+        self.sched_g = build_scheduler(self.opt_g, recipe.optim_g, self.cfg.steps)
+        self.sched_d = build_scheduler(self.opt_d, recipe.optim_d, self.cfg.steps)
+        self.ema = EMA(G, self.cfg.ema_decay, self.cfg.ema_start) if self.cfg.ema_decay else None
+
+        self.step = 0
+        self.wall_time = 0.0
+        self.best_value: float | None = None
+        self.best_step = -1
+        self.bad_evals = 0
+        self.last_eval: dict[str, float] = {}
+
+    # ----------------------------------------------------------------- checkpoints
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out_dir / "checkpoints"
+
+    def signature(self) -> dict[str, Any]:
+        """A checkpoint resumes only into the same game, data and model shapes."""
+        r = self.recipe
+        return {
+            "game": r.game,
+            "model": r.to_dict()["model"],
+            "spectral_norm": self.cfg.spectral_norm,
+            "ema": bool(self.cfg.ema_decay),
+            "game_signature": self.game.signature(),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "generator": self.game.generator.state_dict(),
+            "discriminator": self.game.discriminator.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
+            "game": self.game.state_dict(),
+            "rng": rng_state(),
+            "trainer": {
+                "wall_time": self.wall_time,
+                "best_value": self.best_value,
+                "best_step": self.best_step,
+                "bad_evals": self.bad_evals,
+                "last_eval": dict(self.last_eval),
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.game.generator.load_state_dict(state["generator"])
+        self.game.discriminator.load_state_dict(state["discriminator"])
+        if self.ema:
+            self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sched_g.load_state_dict(state["sched_g"])
+        self.sched_d.load_state_dict(state["sched_d"])
+        self.game.load_state_dict(state["game"])
+        set_rng_state(state["rng"])
+        t = state["trainer"]
+        self.wall_time = t["wall_time"]
+        self.best_value, self.best_step, self.bad_evals = t["best_value"], t["best_step"], t["bad_evals"]
+        self.last_eval = dict(t["last_eval"])
+
+    def save(self, name: str) -> None:
+        save_checkpoint(self.checkpoint_dir / name, self.state_dict(), self.signature())
+
+    def resume(self) -> None:
+        """Continue from `checkpoints/last.pt`; the metrics log is cut back to that step."""
+        state = load_checkpoint(self.checkpoint_dir / "last.pt", self.signature())
+        try:
+            self.load_state_dict(state)
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise UserError(f"checkpoint does not fit this recipe: {str(exc).splitlines()[0]}") from None
+        truncate_metrics(self.out_dir / "metrics.jsonl", self.step)
+
+    # ----------------------------------------------------------------- one iteration
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda" and self.cfg.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _d_step(self) -> dict[str, float]:
+        game, D, lcfg = self.game, self.game.discriminator, self.recipe.loss
+        noise = reg.instance_noise_std(lcfg.instance_noise, lcfg.instance_noise_anneal_steps, self.step)
+        self.opt_d.zero_grad(set_to_none=True)
+        stats: dict[str, float] = {}
+        for _ in range(self.cfg.accumulate):
+            real = game.real_batch()
+            with torch.no_grad():
+                fake = game.fake_batch(self.cfg.batch_size)
+            if noise:
+                real, fake = game.add_instance_noise(real, noise), game.add_instance_noise(fake, noise)
+            with self._autocast():
+                d_real, d_fake = game.discriminate(real), game.discriminate(fake)
+                loss = self.loss.d_loss(d_real.float(), d_fake.float(), lcfg.label_smoothing)
+                if self.gp_weight:
+                    gp = reg.gradient_penalty(game.discriminate, real, fake)
+                    loss = loss + self.gp_weight * gp
+                    stats["gp"] = gp.item()
+                if lcfg.r1_weight:
+                    r1 = reg.r1_penalty(game.discriminate, real)
+                    loss = loss + 0.5 * lcfg.r1_weight * r1
+                    stats["r1"] = r1.item()
+            (loss / self.cfg.accumulate).backward()
+        stats["grad_norm_d"] = clip_and_measure(D, self.recipe.optim_d)
+        self._check_finite(loss, stats["grad_norm_d"], "discriminator")
+        self.opt_d.step()
+        if self.loss.weight_clip:
+            reg.clip_weights(D, lcfg.wgan_clip)
+        acc_real, acc_fake = d_accuracy(d_real, d_fake)
+        stats.update(
+            d_loss=loss.item(),
+            d_real=d_real.mean().item(),
+            d_fake=d_fake.mean().item(),
+            d_acc_real=acc_real,
+            d_acc_fake=acc_fake,
+            rt=torch.sign(d_real).mean().item(),
+        )
+        if noise:
+            stats["instance_noise"] = noise
+        return stats
+
+    def _g_step(self) -> dict[str, float]:
+        G, D = self.game.generator, self.game.discriminator
+        self.opt_g.zero_grad(set_to_none=True)
+        extra: dict[str, float] = {}
+        D.requires_grad_(False)  # gradients flow through D into G, but D's own are not needed
+        try:
+            for _ in range(self.cfg.accumulate):
+                with self._autocast():
+                    loss, extra = self.game.generator_loss(self.loss, self.cfg.batch_size)
+                (loss / self.cfg.accumulate).backward()
+        finally:
+            D.requires_grad_(True)
+        grad_norm = clip_and_measure(G, self.recipe.optim_g)
+        self._check_finite(loss, grad_norm, "generator")
+        self.opt_g.step()
+        if self.ema:
+            self.ema.update(G, self.step)
+        return {"g_loss": loss.item(), "grad_norm_g": grad_norm, **extra}
+
+    def _check_finite(self, loss: Tensor, grad_norm: float, network: str) -> None:
+        if not (torch.isfinite(loss).item() and math.isfinite(grad_norm)):
+            raise TrainingDiverged(
+                f"training diverged at step {self.step}: the {network}'s loss or gradient is not finite "
+                f"(loss {loss.item():.4g}, grad norm {grad_norm:.4g}); the last good checkpoint in "
+                f"{self.checkpoint_dir} is kept. Lower the learning rate or set optim_*.clip_norm"
+            )
+
+    @torch.no_grad()
+    def _probe_d(self) -> dict[str, float]:
+        """D (in eval mode) on a fixed slice of training reals and on held-out reals: the gap between
+        the two is the over-fitting signal (ADA's r_t uses the sign of the training outputs)."""
+        D = self.game.discriminator
+        was_training = D.training
+        D.eval()
+        train = self.game.discriminate(self.game.train_slice())
+        held = self.game.discriminate(self.game.heldout_slice())
+        D.train(was_training)
+        return {
+            "d_train_slice": train.mean().item(),
+            "d_heldout": held.mean().item(),
+            "rt_heldout": torch.sign(held).mean().item(),
+        }
+
+    # ----------------------------------------------------------------- evaluation
+    @property
+    def eval_generator(self) -> torch.nn.Module:
+        return self.ema.module if self.ema else self.game.generator
+
+    def evaluate(self) -> dict[str, float]:
+        """Run the game's metrics with a seed of their own, so evaluation never shifts training RNG."""
+        G = self.eval_generator
+        was_training = G.training
+        G.eval()
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(self.recipe.seed * 7919 + self.step)
+            metrics = self.game.evaluate(G, self.step, self.out_dir / "samples")
+        G.train(was_training)
+        self.last_eval = {k: float(v) for k, v in metrics.items()}
+        return self.last_eval
+
+    def _track_best(self, metrics: dict[str, float]) -> bool:
+        """Keep `best.pt` for the watched metric; True when early stopping should end the run."""
+        ecfg = self.recipe.eval
+        if not ecfg.metric:
+            return False
+        if ecfg.metric not in metrics:
+            raise UserError(f"eval.metric {ecfg.metric!r} is not computed by this game; it reports {sorted(metrics)}")
+        value = metrics[ecfg.metric]
+        better = self.best_value is None or (value > self.best_value if ecfg.mode == "max" else value < self.best_value)
+        if better:
+            self.best_value, self.best_step, self.bad_evals = value, self.step, 0
+            self.save("best.pt")
+        else:
+            self.bad_evals += 1
+        return bool(ecfg.patience) and self.bad_evals >= ecfg.patience
+
+    # ----------------------------------------------------------------- the loop
+    def fit(self) -> dict[str, float]:
+        """Train to `train.steps` (or early stop) and return the summary written to summary.json."""
+        cfg = self.cfg
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "samples").mkdir(parents=True, exist_ok=True)
+        tb_dir = self.out_dir / "tensorboard" if cfg.tensorboard else None
+        log = MetricsLog(self.out_dir / "metrics.jsonl", tb_dir)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, dynamic_ncols=True, desc="train")
+        stopped_early = False
+        try:
+            while self.step < cfg.steps and not stopped_early:
+                started = time.perf_counter()
+                self.step += 1
+                record: dict[str, Any] = {"step": self.step}
+                record.update(self.game.on_step(self.step, cfg.steps))
+                for _ in range(cfg.n_critic):
+                    record.update(self._d_step())
+                for _ in range(cfg.g_steps):
+                    record.update(self._g_step())
+                self.sched_g.step()
+                self.sched_d.step()
+                record.update(lr_g=self.opt_g.param_groups[0]["lr"], lr_d=self.opt_d.param_groups[0]["lr"])
+                record["step_time_s"] = time.perf_counter() - started
+
+                evaluating = self.step % self.recipe.eval.every == 0 or self.step == cfg.steps
+                if evaluating:
+                    record.update(self.evaluate())
+                    stopped_early = self._track_best(self.last_eval)
+                self.wall_time += time.perf_counter() - started
+                if evaluating or self.step % cfg.log_every == 0:
+                    record.update(self._probe_d())
+                    log.write(record)
+                    bar.set_postfix(self._postfix(record), refresh=False)
+                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps or stopped_early:
+                    self.save("last.pt")
+                bar.update(1)
+        finally:
+            bar.close()
+            log.close()
+        summary = dict(self.last_eval, wall_time_s=self.wall_time, steps=self.step)
+        if self.recipe.eval.metric and self.best_value is not None:
+            summary[f"best_{self.recipe.eval.metric}"] = self.best_value
+            summary["best_step"] = self.best_step
+        write_summary(self.out_dir / "summary.json", summary)
+        return summary
+
+    def _postfix(self, record: dict[str, Any]) -> dict[str, str]:
+        keys = ["d_loss", "g_loss", "d_real", "d_fake"] + ([self.recipe.eval.metric] if self.recipe.eval.metric else [])
+        return {k: f"{record[k]:.3g}" for k in keys if isinstance(record.get(k), (int, float))}
+
