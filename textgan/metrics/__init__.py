@@ -10,3 +10,11 @@ from textgan.metrics.diversity import length_stats as length_stats
 from textgan.metrics.diversity import ngram_entropy as ngram_entropy
 from textgan.metrics.diversity import novelty as novelty
 from textgan.metrics.diversity import unique_ratio as unique_ratio
+from textgan.metrics.frechet import frechet_distance as frechet_distance
+from textgan.metrics.frechet import gaussian_stats as gaussian_stats
+from textgan.metrics.nll import model_nll as model_nll
+from textgan.metrics.nll import nll_div as nll_div
+from textgan.metrics.nll import nll_gen as nll_gen
+from textgan.metrics.nll import nll_oracle as nll_oracle
+from textgan.metrics.nll import perplexity as perplexity
+from textgan.metrics.nll import token_mask as token_mask
