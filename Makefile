@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEMO ?= toy_grid
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 .PHONY: setup demo test lint
 setup: $(STAMP)
 
+# Each demo run gets a fresh folder, so an earlier run is never overwritten.
 demo: $(STAMP)
-	$(BIN)/textgan train recipes/demo.yaml --out runs/demo
+	$(BIN)/textgan train $(DEMO) --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

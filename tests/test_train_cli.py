@@ -53,6 +53,7 @@ def test_train_writes_the_run_folder(tmp_path: Path, capsys):
     assert doctor_signals <= set(records[0])
     assert {"modes_covered", "high_quality_fraction", "mode_kl"} <= set(records[9])
     assert (out / "config.yaml").is_file() and (out / "samples" / "step_0000050.png").is_file()
+    assert (out / "curves.png").read_bytes().startswith(b"\x89PNG")
     assert {p.name for p in (out / "checkpoints").iterdir()} == {"last.pt", "best.pt"}
 
 

@@ -88,9 +88,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     save_recipe(recipe, out / "config.yaml")
     print(f"training {recipe.name} ({recipe.game}) on {device}, torch {torch.__version__}, run folder {out}")
     summary = trainer.fit()
+    from textgan.core.plots import plot_training_curves
+
+    plot_training_curves(out)
     shown = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
     print("results: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items())))
-    print(f"written: {out}/summary.json, metrics.jsonl, config.yaml, checkpoints/, samples/")
+    print(f"written: {out}/summary.json, metrics.jsonl, curves.png, config.yaml, checkpoints/, samples/")
     return 0
 
 
