@@ -52,6 +52,14 @@ class OptimConfig:
 
 
 @dataclass
+class PretrainOptimConfig(OptimConfig):
+    """The generator's optimiser for MLE pre-training: Adam with its usual betas (RelGAN: lr 1e-2)."""
+
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+
+
+@dataclass
 class LossConfig:
     """The adversarial loss and the regularisers that act on D's inputs and outputs."""
 
@@ -84,9 +92,16 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
-    """The loop: how many iterations, batch size, D and G steps per iteration, EMA, logging cadence."""
+    """The loop: how many iterations, batch size, D and G steps per iteration, EMA, logging cadence.
+
+    A run goes through up to three phases on one step counter: `pretrain_steps` generator MLE steps,
+    `pretrain_d_steps` discriminator steps (real versus generated), then `steps` adversarial
+    iterations. `steps: 0` makes an MLE-only run.
+    """
 
     steps: int = 1000
+    pretrain_steps: int = 0
+    pretrain_d_steps: int = 0
     batch_size: int = 64
     n_critic: int = 1
     g_steps: int = 1
@@ -102,13 +117,27 @@ class TrainConfig:
     progress: bool = True
 
     def validate(self) -> None:
-        for key in ("steps", "batch_size", "n_critic", "accumulate", "log_every", "checkpoint_every"):
+        for key in ("batch_size", "n_critic", "accumulate", "log_every", "checkpoint_every"):
             check_positive(getattr(self, key), f"train.{key}")
+        for key in ("steps", "pretrain_steps", "pretrain_d_steps"):
+            check_non_negative(getattr(self, key), f"train.{key}")
+        if not self.total_steps:
+            raise UserError("train.steps, train.pretrain_steps and train.pretrain_d_steps are all 0: nothing to train")
         check_non_negative(self.g_steps, "train.g_steps")
         check_non_negative(self.ema_start, "train.ema_start")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
         check_choice(self.init, INITS, "train.init")
+
+    @property
+    def adversarial_start(self) -> int:
+        """The step after which adversarial training begins (0 without pre-training)."""
+        return self.pretrain_steps + self.pretrain_d_steps
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of all phases together: the length of the run's one step counter."""
+        return self.adversarial_start + self.steps
 
 
 @dataclass
@@ -142,6 +171,7 @@ class Recipe:
     loss: LossConfig = field(default_factory=LossConfig)
     optim_g: OptimConfig = field(default_factory=OptimConfig)
     optim_d: OptimConfig = field(default_factory=OptimConfig)
+    optim_pretrain: PretrainOptimConfig = field(default_factory=PretrainOptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def validate(self) -> None:
@@ -149,6 +179,7 @@ class Recipe:
         self.loss.validate()
         self.optim_g.validate("optim_g")
         self.optim_d.validate("optim_d")
+        self.optim_pretrain.validate("optim_pretrain")
         self.eval.validate()
         for section in (self.data, self.model):
             if hasattr(section, "validate"):

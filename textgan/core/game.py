@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from textgan.core.losses import AdversarialLoss
+from textgan.errors import UserError
 
 
 class Game:
@@ -54,13 +55,22 @@ class Game:
         d_real = self.discriminate(self.real_batch()) if loss.g_needs_real else None
         return loss.g_loss(d_real, d_fake), {}
 
+    def pretrain_loss(self, batch_size: int) -> Tensor:
+        """The generator's maximum-likelihood loss on a batch of real data (`train.pretrain_steps`)."""
+        raise UserError(f"this game ({type(self).__name__}) has no pre-training: set train.pretrain_steps to 0")
+
     def on_step(self, step: int, total_steps: int) -> dict[str, float]:
-        """Called before each iteration (e.g. to anneal a temperature); returns values to log."""
+        """Called before each adversarial iteration with its number (1..total_steps) counted from the
+        start of adversarial training (e.g. to anneal a temperature); returns values to log."""
         return {}
 
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         """Metrics of `generator` (the EMA copy when EMA is on); may write samples/plots to `out_dir`."""
         return {}
+
+    def save_assets(self, run_dir: Path) -> None:
+        """Files the run folder needs besides checkpoints (e.g. a vocabulary), written atomically
+        when training starts or resumes."""
 
     def signature(self) -> dict[str, Any]:
         """What a checkpoint must match to be resumed by this game (shapes, vocabulary, ...)."""

@@ -1,7 +1,10 @@
 """The one adversarial training loop, shared by every game.
 
-One iteration = `n_critic` discriminator steps, then `g_steps` generator steps. Around that loop the
-trainer owns what every GAN needs: optimisers and LR schedules (TTUR through separate configs),
+One iteration = `n_critic` discriminator steps, then `g_steps` generator steps. Before it, a run may
+pre-train: generator MLE steps (`train.pretrain_steps`, the game's `pretrain_loss`, optimiser
+`optim_pretrain`), then discriminator steps on real versus generated data (`train.pretrain_d_steps`);
+one step counter runs through all phases, so checkpoints and resume need nothing special. Around
+that loop the trainer owns what every GAN needs: optimisers and LR schedules (TTUR through separate configs),
 losses and D regularisers, gradient clipping, EMA of G, evaluation, best checkpoint and early
 stopping, atomic checkpoints that resume bit-for-bit, and the logged signals the doctor reads.
 """
@@ -56,6 +59,10 @@ class Trainer:
         self.opt_d = build_optimizer(D.parameters(), recipe.optim_d)
         self.sched_g = build_scheduler(self.opt_g, recipe.optim_g, self.cfg.steps)
         self.sched_d = build_scheduler(self.opt_d, recipe.optim_d, self.cfg.steps)
+        if self.cfg.pretrain_steps and type(game).pretrain_loss is Game.pretrain_loss:
+            Game.pretrain_loss(game, self.cfg.batch_size)  # raises: this game has no pre-training
+        self.opt_pretrain = build_optimizer(G.parameters(), recipe.optim_pretrain)
+        self.sched_pretrain = build_scheduler(self.opt_pretrain, recipe.optim_pretrain, self.cfg.pretrain_steps)
         self.ema = EMA(G, self.cfg.ema_decay, self.cfg.ema_start) if self.cfg.ema_decay else None
 
         self.step = 0
@@ -91,6 +98,8 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "sched_g": self.sched_g.state_dict(),
             "sched_d": self.sched_d.state_dict(),
+            "opt_pretrain": self.opt_pretrain.state_dict(),
+            "sched_pretrain": self.sched_pretrain.state_dict(),
             "game": self.game.state_dict(),
             "rng": rng_state(),
             "trainer": {
@@ -112,6 +121,8 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.sched_g.load_state_dict(state["sched_g"])
         self.sched_d.load_state_dict(state["sched_d"])
+        self.opt_pretrain.load_state_dict(state["opt_pretrain"])
+        self.sched_pretrain.load_state_dict(state["sched_pretrain"])
         self.game.load_state_dict(state["game"])
         set_rng_state(state["rng"])
         t = state["trainer"]
@@ -136,6 +147,50 @@ class Trainer:
         if self.device.type == "cuda" and self.cfg.amp:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def _mle_step(self) -> dict[str, float]:
+        G = self.game.generator
+        self.opt_pretrain.zero_grad(set_to_none=True)
+        for _ in range(self.cfg.accumulate):
+            with self._autocast():
+                loss = self.game.pretrain_loss(self.cfg.batch_size)
+            (loss / self.cfg.accumulate).backward()
+        grad_norm = clip_and_measure(G, self.recipe.optim_pretrain)
+        self._check_finite(loss, grad_norm, "generator (MLE)")
+        self.opt_pretrain.step()
+        self.sched_pretrain.step()
+        if self.ema:
+            self.ema.update(G, self.step)
+        return {"mle_loss": loss.item(), "grad_norm_g": grad_norm, "lr_pretrain": self.opt_pretrain.param_groups[0]["lr"]}
+
+    def _adversarial_step(self) -> dict[str, float]:
+        """One iteration: the game's per-step hook, n_critic D steps, g_steps G steps, LR schedules."""
+        cfg = self.cfg
+        record = dict(self.game.on_step(self.step - cfg.adversarial_start, cfg.steps))
+        for _ in range(cfg.n_critic):
+            record.update(self._d_step())
+        for _ in range(cfg.g_steps):
+            record.update(self._g_step())
+        self.sched_g.step()
+        self.sched_d.step()
+        record.update(lr_g=self.opt_g.param_groups[0]["lr"], lr_d=self.opt_d.param_groups[0]["lr"])
+        return record
+
+    def _phase_step(self) -> dict[str, float]:
+        """Run the current step of whichever phase it belongs to."""
+        if self.step <= self.cfg.pretrain_steps:
+            return self._mle_step()
+        if self.step <= self.cfg.adversarial_start:
+            return self._d_step()
+        return self._adversarial_step()
+
+    @property
+    def _final_phase_start(self) -> int:
+        """Early stopping ends the run only in its last phase; before that, evaluations keep best.pt."""
+        cfg = self.cfg
+        if cfg.steps:
+            return cfg.adversarial_start
+        return cfg.pretrain_steps if cfg.pretrain_d_steps else 0
 
     def _d_step(self) -> dict[str, float]:
         game, D, lcfg = self.game, self.game.discriminator, self.recipe.loss
@@ -251,36 +306,33 @@ class Trainer:
         if better:
             self.best_value, self.best_step, self.bad_evals = value, self.step, 0
             self.save("best.pt")
-        else:
+        elif self.step > self._final_phase_start:
             self.bad_evals += 1
         return bool(ecfg.patience) and self.bad_evals >= ecfg.patience
 
     # ----------------------------------------------------------------- the loop
     def fit(self) -> dict[str, float]:
-        """Train to `train.steps` (or early stop) and return the summary written to summary.json."""
+        """Train through every phase (or until early stopping) and return the summary written to
+        summary.json. Evaluation runs every `eval.every` steps and at the end of each phase."""
         cfg = self.cfg
+        total = cfg.total_steps
+        phase_ends = {cfg.pretrain_steps, cfg.adversarial_start, total} - {0}
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "samples").mkdir(parents=True, exist_ok=True)
+        self.game.save_assets(self.out_dir)
         tb_dir = self.out_dir / "tensorboard" if cfg.tensorboard else None
         log = MetricsLog(self.out_dir / "metrics.jsonl", tb_dir)
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, dynamic_ncols=True, desc="train")
+        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress, dynamic_ncols=True, desc="train")
         stopped_early = False
         try:
-            while self.step < cfg.steps and not stopped_early:
+            while self.step < total and not stopped_early:
                 started = time.perf_counter()
                 self.step += 1
                 record: dict[str, Any] = {"step": self.step}
-                record.update(self.game.on_step(self.step, cfg.steps))
-                for _ in range(cfg.n_critic):
-                    record.update(self._d_step())
-                for _ in range(cfg.g_steps):
-                    record.update(self._g_step())
-                self.sched_g.step()
-                self.sched_d.step()
-                record.update(lr_g=self.opt_g.param_groups[0]["lr"], lr_d=self.opt_d.param_groups[0]["lr"])
+                record.update(self._phase_step())
                 record["step_time_s"] = time.perf_counter() - started
 
-                evaluating = self.step % self.recipe.eval.every == 0 or self.step == cfg.steps
+                evaluating = self.step % self.recipe.eval.every == 0 or self.step in phase_ends
                 if evaluating:
                     record.update(self.evaluate())
                     stopped_early = self._track_best(self.last_eval)
@@ -289,7 +341,7 @@ class Trainer:
                     record.update(self._probe_d())
                     log.write(record)
                     bar.set_postfix(self._postfix(record), refresh=False)
-                if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps or stopped_early:
+                if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early:
                     self.save("last.pt")
                 bar.update(1)
         finally:
@@ -303,6 +355,6 @@ class Trainer:
         return summary
 
     def _postfix(self, record: dict[str, Any]) -> dict[str, str]:
-        keys = ["d_loss", "g_loss", "d_real", "d_fake"] + ([self.recipe.eval.metric] if self.recipe.eval.metric else [])
+        keys = ["mle_loss", "d_loss", "g_loss", "d_real", "d_fake"] + ([self.recipe.eval.metric] if self.recipe.eval.metric else [])
         return {k: f"{record[k]:.3g}" for k in keys if isinstance(record.get(k), (int, float))}
 
