@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
-from textgan.metrics import bleu, bleu_multi, self_bleu, self_bleu_multi, sentence_bleu_scores
+from textgan.metrics import (
+    bleu,
+    bleu_multi,
+    self_bleu,
+    self_bleu_multi,
+    self_bleu_scores,
+    sentence_bleu_scores,
+)
 
 bleu_module = importlib.import_module("textgan.metrics.bleu")  # the package attribute is the function
 sentences = st.lists(st.sampled_from("abcde"), min_size=0, max_size=15)
@@ -69,7 +76,9 @@ def test_self_bleu_equals_nltk_leave_one_out(samples, data):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             got = self_bleu(samples, n, f"method{method}", workers=data.draw(st.sampled_from([1, 2, 3])))
+            scores = self_bleu_scores(samples, n, f"method{method}")
         assert got == pytest.approx(math.fsum(expected) / len(expected), abs=1e-12)
+        np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-12)
 
 
 @settings(max_examples=30, deadline=None)

@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recipes", help="list the bundled recipes", description="List the bundled recipes.")
     p.set_defaults(func=cmd_recipes)
+
+    from textgan.eval_command import register as register_eval
+
+    register_eval(sub)
     return parser
 
 

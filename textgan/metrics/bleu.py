@@ -358,6 +358,13 @@ def bleu(
     return bleu_multi(hypotheses, references, (n,), smoothing, workers)[n]
 
 
+def _self_method(samples: Sequence[Sentence], smoothing: Smoothing) -> int:
+    """The smoothing method number, once the samples are known to be enough for Self-BLEU."""
+    if len(samples) < 2:
+        raise ValueError("Self-BLEU needs at least two samples (each is scored against the others)")
+    return _method(smoothing)
+
+
 def self_bleu_multi(
     samples: Sequence[Sentence],
     orders: Sequence[int] = (2, 3, 4, 5),
@@ -365,11 +372,18 @@ def self_bleu_multi(
     workers: int | None = None,
 ) -> dict[int, float]:
     """{n: Self-BLEU-n} for every n in ``orders``, sharing one n-gram count; see :func:`self_bleu`."""
-    method = _method(smoothing)
-    if len(samples) < 2:
-        raise ValueError("Self-BLEU needs at least two samples (each is scored against the others)")
+    method = _self_method(samples, smoothing)
     matches = _self_matches(samples, _orders_needed(orders, method), _workers(workers))
     return {n: _mean(_scores(matches, n, method)) for n in orders}
+
+
+def self_bleu_scores(
+    samples: Sequence[Sentence], n: int = 4, smoothing: Smoothing = "method1", workers: int | None = None
+) -> np.ndarray:
+    """Each sample's sentence BLEU-n against all the other samples (leave-one-out), a float64 array:
+    for protocols that average over a subset of the samples (RelGAN's first 200)."""
+    method = _self_method(samples, smoothing)
+    return _scores(_self_matches(samples, _orders_needed([n], method), _workers(workers)), n, method)
 
 
 def self_bleu(
