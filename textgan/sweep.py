@@ -1,0 +1,122 @@
+"""Quality–diversity curves over the sampling temperature ("Language GANs Falling Short", Caccia et al.).
+
+Why: a single BLEU or NLL_oracle number mixes quality with diversity, and lowering the temperature
+buys quality with diversity; GANs and MLE only compare fairly as whole curves. At each temperature T
+the generator's softmax is sharpened (T < 1) or flattened (T > 1), then
+- quality: NLL_oracle of its samples (oracle data) or BLEU-n against the references (real text);
+- diversity: NLL_gen of the tempered model on the test set (can it still explain held-out text?),
+  and Self-BLEU-n of its samples (real text).
+The core is generic over any generator with `sample(n, seq_len, temperature)` and teacher-forced
+`forward(tokens) -> logits`; `textgan sweep RUN_DIR` only loads a run into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from textgan.errors import UserError
+from textgan.evaluate import evaluate_text
+from textgan.metrics.nll import NLLOracle, nll_gen, nll_oracle
+
+CHUNK = 1000  # sequences per sampling pass
+
+
+class Tempered(nn.Module):
+    """A generator whose next-token distribution is softmax(logits / T): the model that temperature-T
+    sampling draws from, so its NLL on test data is the diversity side of the curve."""
+
+    def __init__(self, generator: nn.Module, temperature: float) -> None:
+        super().__init__()
+        if not temperature > 0:
+            raise UserError(f"temperatures must be > 0, got {temperature}")
+        self.generator, self.temperature = generator, temperature
+        self.train(generator.training)  # scoring restores this flag on both
+
+    def log_probs(self, tokens: Tensor) -> Tensor:
+        logits = self.generator(tokens) / self.temperature
+        return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+def sweep(
+    generator: Any,
+    temperatures: Sequence[float],
+    n_samples: int,
+    seq_len: int,
+    test_tokens: Tensor,
+    *,
+    pad_id: int | None,
+    eos_id: int | None = None,
+    oracle: NLLOracle | None = None,
+    decode: Callable[[Tensor], list[str]] | None = None,
+    references: Sequence[str] | None = None,
+    tokenize: Callable[[str], list[str]] | None = None,
+    orders: Sequence[int] = (2, 5),
+    seed: int = 0,
+) -> list[dict[str, float]]:
+    """One row per temperature: `temperature`, `nll_gen` (tempered model on `test_tokens`, padding
+    excluded), `nll_oracle` (with an oracle), `bleu_n` and `self_bleu_n` for n in `orders` (with
+    `decode`, `references` and `tokenize`: real text). Samples are drawn with the same seed at every T."""
+    if not temperatures:
+        raise UserError("no temperatures given")
+    text = decode is not None and references is not None and tokenize is not None
+    metrics = [f"{kind}_{n}" for kind in ("bleu", "self_bleu") for n in orders]
+    rows = []
+    was_training = generator.training
+    generator.eval()  # no dropout in sampling or scoring
+    try:
+        for t in temperatures:
+            tempered = Tempered(generator, t)  # checks t > 0 before any sampling
+            torch.manual_seed(seed)
+            samples = torch.cat([generator.sample(min(CHUNK, n_samples - lo), seq_len, temperature=t)
+                                 for lo in range(0, n_samples, CHUNK)]).cpu()
+            row = {"temperature": float(t),
+                   "nll_gen": nll_gen(tempered, test_tokens, pad_id=pad_id, eos_id=eos_id)}
+            if oracle is not None:
+                row["nll_oracle"] = nll_oracle(oracle, samples)
+            if text:
+                row |= evaluate_text(decode(samples), references, tokenize, metrics=metrics)
+            rows.append(row)
+    finally:
+        generator.train(was_training)
+    return rows
+
+
+def format_table(rows: Sequence[dict[str, float]]) -> str:
+    """The rows as an aligned text table, one line per temperature."""
+    names = list(rows[0])
+    lines = ["  ".join(f"{n:>12}" for n in names)]
+    lines += ["  ".join(f"{row[n]:>12.4f}" for n in names) for row in rows]
+    return "\n".join(lines)
+
+
+def plot_sweep(rows: Sequence[dict[str, float]], path: Path) -> None:
+    """The curves as one PNG: NLL_oracle against NLL_gen (oracle data) and BLEU against Self-BLEU
+    (real text, the highest order swept), each point labelled with its temperature; lower-left is
+    better for NLLs, upper-left for BLEU vs Self-BLEU."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from textgan.core.checkpoint import atomic_save_figure
+
+    bleu = sorted(int(k.split("_")[-1]) for k in rows[0] if k.startswith("bleu_"))
+    pairs = [("nll_gen", "nll_oracle")] if "nll_oracle" in rows[0] else []
+    pairs += [(f"self_bleu_{bleu[-1]}", f"bleu_{bleu[-1]}")] if bleu else []
+    pairs = pairs or [("temperature", "nll_gen")]
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
+    for ax, (x, y) in zip(axes[0], pairs):
+        ax.plot([r[x] for r in rows], [r[y] for r in rows], marker="o")
+        for r in rows:
+            ax.annotate(f"T={r['temperature']:g}", (r[x], r[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        ax.grid(alpha=0.3)
+    fig.suptitle("quality–diversity over temperature")
+    atomic_save_figure(fig, Path(path))
+    plt.close(fig)
