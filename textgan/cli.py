@@ -93,8 +93,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     plot_training_curves(out)
     shown = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
     print("results: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items())))
+    if recipe.train.adversarial_start and recipe.train.steps:
+        print(_before_after(out, recipe.train.adversarial_start, shown, recipe.eval.metric))
     print(f"written: {out}/summary.json, metrics.jsonl, curves.png, config.yaml, checkpoints/, samples/")
     return 0
+
+
+def _before_after(out: Path, start: int, final: dict[str, float], metric: str) -> str:
+    """The watched metric (else every evaluated one) at the end of pre-training and at the end of the
+    run, read from metrics.jsonl."""
+    from textgan.core.logging import read_metrics
+
+    before = next((r for r in read_metrics(out / "metrics.jsonl") if r.get("step") == start), {})
+    names = [k for k in ([metric] if metric else sorted(final)) if isinstance(before.get(k), (int, float))]
+    if not names:
+        return f"no evaluation logged at the end of pre-training (step {start})"
+    return f"before adversarial training (step {start}) -> after (step {final['steps']:.0f}): " + ", ".join(
+        f"{k} {before[k]:.4g} -> {final[k]:.4g}" for k in names)
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
@@ -125,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recipes", help="list the bundled recipes", description="List the bundled recipes.")
     p.set_defaults(func=cmd_recipes)
+
+    from textgan.text.sampling import register as register_sample
+
+    register_sample(sub)
 
     from textgan.eval_command import register as register_eval
 

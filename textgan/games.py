@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 GAME_MODULES = {
     "toy": "textgan.image.toy",
+    "text": "textgan.text.game",
 }
 
 

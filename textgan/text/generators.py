@@ -99,8 +99,8 @@ class TextGenerator(nn.Module):
 
     def log_probs(self, tokens: Tensor) -> Tensor:
         """Per-token log-probabilities (B, T) of the given tokens under teacher forcing."""
-        logits = self(tokens)
-        return -F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none")
+        logits = self(tokens)  # (B, T, V): scored as B*T rows, avoiding a transposed copy of the logits
+        return -F.cross_entropy(logits.flatten(0, 1), tokens.flatten(), reduction="none").view_as(tokens)
 
     @torch.no_grad()
     def sample(self, n: int, seq_len: int, temperature: float = 1.0, top_k: int = 0,

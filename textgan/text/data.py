@@ -1,0 +1,217 @@
+"""The data of a text game: the synthetic oracle's samples, or sentences from local files or a
+`datasets` corpus, tokenised and encoded into fixed-width id matrices (tokens, EOS, PAD).
+
+Why one module: the game, `textgan sample` and the benchmarks all need the same three things from
+a recipe's `data` section — the encoded train/test matrices, the id conventions (vocabulary size,
+start/pad/end ids) and a way back from ids to text — and a run folder must carry what it takes to
+decode its samples later (`vocab.json`, `tokenizer.json`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from textgan.config import check_choice, check_non_negative, check_positive
+from textgan.errors import UserError
+from textgan.text.corpus import LENGTH_POLICIES, Corpus, encode_corpus, load_hf_corpus, text_corpus
+from textgan.text.oracle import Oracle, make_oracle_dataset
+from textgan.text.tokenize import (
+    BOS,
+    EOS,
+    PAD,
+    TOKENIZER_KINDS,
+    Tokenizer,
+    Vocabulary,
+    build_tokenizer,
+    load_tokenizer,
+)
+
+SOURCES = ("oracle", "files", "hf")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VOCAB_FILE, TOKENIZER_FILE = "vocab.json", "tokenizer.json"
+
+
+@dataclass
+class DataConfig:
+    """Where sentences come from and how they become ids.
+
+    `oracle`: `n_train` samples of length `seq_len` from the SeqGAN oracle at `oracle_path` (or,
+    with `oracle_path: ""`, a random N(0,1) oracle over `oracle_vocab` tokens); `n_heldout` more
+    are the test set. `files`: `train_files` (and `test_files`; without them the last `n_heldout`
+    training sentences are held out). `hf`: any `datasets` corpus (`dataset`, `split`,
+    `test_split`, `column`). Relative paths are tried from the working directory, then from the
+    repository root. Evaluation: NLL_oracle on `n_eval` samples, NLL_gen on up to `n_eval_test`
+    test rows (0: all; padding excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples
+    against the test set (0: off).
+    """
+
+    source: str = "oracle"
+    oracle_path: str = "../shared/data/seqgan_oracle/target_params.npz"
+    oracle_vocab: int = 5000
+    seq_len: int = 20
+    n_train: int = 10_000
+    n_heldout: int = 2_000
+    seed: int = 0
+    train_files: list[str] | str = field(default_factory=list)
+    test_files: list[str] | str = field(default_factory=list)
+    dataset: str = ""
+    split: str = "train"
+    test_split: str = "test"
+    column: str = "text"
+    tokenizer: str = "word"
+    lowercase: bool = False
+    vocab_size: int = 0
+    min_freq: int = 1
+    max_len: int = 40
+    length_policy: str = "truncate"
+    n_eval: int = 10_000
+    n_eval_test: int = 0
+    nll_legacy: bool = False
+    bleu_samples: int = 200
+
+    def validate(self) -> None:
+        check_choice(self.source, SOURCES, "data.source")
+        check_choice(self.tokenizer, TOKENIZER_KINDS, "data.tokenizer")
+        check_choice(self.length_policy, LENGTH_POLICIES, "data.length_policy")
+        for key in ("oracle_vocab", "seq_len", "n_train", "n_heldout", "max_len", "n_eval", "min_freq"):
+            check_positive(getattr(self, key), f"data.{key}")
+        for key in ("vocab_size", "n_eval_test", "bleu_samples"):
+            check_non_negative(getattr(self, key), f"data.{key}")
+        if self.source == "files" and not _as_list(self.train_files):
+            raise UserError("data.source is files but data.train_files is empty: give one or more text files")
+        if self.source == "hf" and not self.dataset:
+            raise UserError("data.source is hf but data.dataset is empty: give a `datasets` name or local path")
+
+
+def _as_list(value: list[str] | str) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def resolve_path(path: str) -> Path:
+    """`path` as given if it exists (or is absolute), else relative to the repository root if it
+    exists there (so `../shared/data/...` works from any directory), else as given (the reader's
+    error then names it)."""
+    given = Path(path).expanduser()
+    if given.is_absolute() or given.exists():
+        return given
+    from_root = REPO_ROOT / given
+    return from_root if from_root.exists() else given
+
+
+@dataclass
+class TextData:
+    """Encoded train/test rows (LongTensor (n, width)) and the id conventions of a text game.
+
+    For the oracle the rows are plain oracle samples (no specials: `pad_id`/`eos_id` are None and
+    the start token is the oracle's token 0); for text they are tokens, EOS, PAD.
+    """
+
+    train: Tensor
+    test: Tensor
+    vocab_size: int
+    bos_id: int
+    pad_id: int | None
+    eos_id: int | None
+    oracle: Oracle | None = None
+    vocab: Vocabulary | None = None
+    tokenizer: Tokenizer | None = None
+    test_lines: Corpus | None = None  # the raw test sentences (BLEU references), when a corpus of their own
+    report: str = ""
+
+    @property
+    def seq_len(self) -> int:
+        return self.train.shape[1]
+
+    def tokens(self, rows: Tensor) -> list[list[str]]:
+        """Token strings of each row, up to its first EOS (ids as strings for the oracle)."""
+        return row_tokens(rows, self.vocab)
+
+    def decode(self, rows: Tensor) -> list[str]:
+        """Each row as one line of text (detokenised; space-separated ids for the oracle)."""
+        return decode_rows(rows, self.vocab, self.tokenizer)
+
+    def signature(self) -> dict[str, Any]:
+        """What a resumed run must share: the vocabulary (or the oracle's weights) and the row width."""
+        if self.oracle is not None:
+            digest = hashlib.sha256(self.oracle.embedding.numpy().tobytes()).hexdigest()[:16]
+            return {"oracle": digest, "vocab_size": self.vocab_size, "seq_len": self.seq_len}
+        assert self.vocab is not None
+        return {"vocabulary": self.vocab.fingerprint(), "vocab_size": self.vocab_size, "seq_len": self.seq_len}
+
+    def save(self, run_dir: Path) -> None:
+        """Write the vocabulary and tokeniser into the run folder (text sources only)."""
+        if self.vocab is not None and self.tokenizer is not None:
+            self.vocab.save(Path(run_dir) / VOCAB_FILE)
+            self.tokenizer.save(Path(run_dir) / TOKENIZER_FILE)
+
+
+def row_tokens(rows: Tensor, vocab: Vocabulary | None) -> list[list[str]]:
+    """Token strings of each id row up to its first EOS; without a vocabulary, the ids as strings."""
+    if vocab is None:
+        return [[str(i) for i in row] for row in rows.tolist()]
+    return [vocab.decode(row) for row in rows.tolist()]
+
+
+def decode_rows(rows: Tensor, vocab: Vocabulary | None, tokenizer: Tokenizer | None) -> list[str]:
+    """Each id row as one line: detokenised text, or space-separated ids without a tokeniser."""
+    tokens = row_tokens(rows, vocab)
+    if tokenizer is None:
+        return [" ".join(t) for t in tokens]
+    return [tokenizer.detokenize(t) for t in tokens]
+
+
+def load_text_data(cfg: DataConfig) -> TextData:
+    """Build a recipe's data: sample the oracle, or read, tokenise and encode the corpora."""
+    if cfg.source == "oracle":
+        return _oracle_data(cfg)
+    train_corpus, test_corpus = _corpora(cfg)
+    lines: Iterable[str] | None = train_corpus if cfg.tokenizer in ("bpe", "wordpiece") else None
+    tokenizer = build_tokenizer(cfg.tokenizer, lines, cfg.lowercase, cfg.vocab_size or 8000)
+    vocab = Vocabulary.build((tokenizer.tokenize(s) for s in train_corpus), cfg.vocab_size or None, cfg.min_freq)
+    train, train_stats = encode_corpus(train_corpus, tokenizer, vocab, cfg.max_len, cfg.length_policy)
+    if test_corpus is None:
+        if len(train) <= cfg.n_heldout:
+            raise UserError(f"{train_corpus.name}: {len(train)} sentences, too few to hold out "
+                            f"data.n_heldout={cfg.n_heldout} for testing; give data.test_files or lower n_heldout")
+        train, test = train[: -cfg.n_heldout], train[-cfg.n_heldout :]
+        test_report = f"test: the last {cfg.n_heldout} training sentences"
+    else:
+        test, test_stats = encode_corpus(test_corpus, tokenizer, vocab, cfg.max_len, cfg.length_policy)
+        test_report = f"test {test_corpus.name}: {test_stats.summary()}"
+    report = (f"data: {len(vocab)} token vocabulary ({cfg.tokenizer} tokenizer); train {train_corpus.name}: "
+              f"{train_stats.summary()}; {test_report}")
+    return TextData(train, test, len(vocab), BOS, PAD, EOS, vocab=vocab, tokenizer=tokenizer,
+                    test_lines=test_corpus, report=report)
+
+
+def _corpora(cfg: DataConfig) -> tuple[Corpus, Corpus | None]:
+    if cfg.source == "hf":
+        test = load_hf_corpus(cfg.dataset, cfg.test_split, cfg.column) if cfg.test_split else None
+        return load_hf_corpus(cfg.dataset, cfg.split, cfg.column), test
+    test_files = _as_list(cfg.test_files)
+    test = text_corpus([resolve_path(p) for p in test_files]) if test_files else None
+    return text_corpus([resolve_path(p) for p in _as_list(cfg.train_files)]), test
+
+
+def _oracle_data(cfg: DataConfig) -> TextData:
+    if cfg.oracle_path:
+        oracle = Oracle.from_npz(resolve_path(cfg.oracle_path), cfg.seq_len)
+    else:
+        oracle = Oracle.random(cfg.oracle_vocab, cfg.seq_len, seed=cfg.seed)
+    train = make_oracle_dataset(oracle, cfg.n_train, cfg.seq_len, seed=cfg.seed)
+    test = oracle.sample(cfg.n_heldout, cfg.seq_len, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    report = (f"data: oracle {cfg.oracle_path or 'random N(0,1)'} (vocabulary {oracle.vocab_size}), "
+              f"{cfg.n_train} training and {cfg.n_heldout} test samples of length {cfg.seq_len}")
+    return TextData(train, test, oracle.vocab_size, Oracle.start_token, None, None, oracle=oracle, report=report)
+
+
+def load_run_vocabulary(run_dir: Path) -> tuple[Vocabulary, Tokenizer]:
+    """The vocabulary and tokeniser a text run saved in its folder."""
+    return Vocabulary.load(Path(run_dir) / VOCAB_FILE), load_tokenizer(Path(run_dir) / TOKENIZER_FILE)

@@ -1,0 +1,279 @@
+"""The text games on the shared trainer core: RelGAN-style Gumbel-softmax training (gradients flow
+from D through soft one-hots into G) and SeqGAN-style policy gradient (rewards from D, REINFORCE on
+G's log-probs), both with MLE pre-training of the generator.
+
+The recipe's `data` section is `textgan.text.data.DataConfig`, its `model` section `ModelConfig`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from textgan.config import Recipe, check_choice, check_positive
+from textgan.core.checkpoint import atomic_write_text
+from textgan.core.data import ShuffledBatches
+from textgan.core.game import Game
+from textgan.core.losses import AdversarialLoss
+from textgan.errors import UserError
+from textgan.metrics.bleu import bleu_multi
+from textgan.metrics.diversity import distinct_n
+from textgan.metrics.nll import nll_gen, nll_oracle
+from textgan.text.data import DataConfig, TextData, load_text_data
+from textgan.text.discriminators import RelGANDiscriminator, SeqGANDiscriminator
+from textgan.text.generators import (
+    LSTMGenerator,
+    RelationalMemoryGenerator,
+    TextGenerator,
+    TransformerGenerator,
+)
+from textgan.text.signals import SCHEDULES, maligan_rewards, mc_rollout_rewards, reinforce_loss, temperature
+
+__all__ = ["DataConfig", "ModelConfig", "build_discriminator", "build_game", "build_generator"]
+
+GENERATORS = ("lstm", "rmc", "transformer")
+DISCRIMINATORS = ("seqgan", "relgan")
+SIGNALS = ("gumbel", "pg")
+PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
+PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
+SAMPLE_CHUNK = 1000  # rows per sampling pass in evaluation: bounds the (rows, vocab) logits
+SAMPLES_WRITTEN = 1000  # sentences written to samples/step_XXXXXXX.txt per evaluation
+
+
+@dataclass
+class ModelConfig:
+    """Generator (`lstm`: SeqGAN's 32/32; `rmc`: RelGAN's relational memory; `transformer`: GPT-2
+    style, random init), discriminator (`seqgan` or `relgan` CNN) and training signal.
+
+    `gumbel`: inverse temperature beta rises from 1 to `beta_max` along `temperature` (RelGAN's
+    schedules, horizon = the adversarial steps); `straight_through` uses hard one-hots forward.
+    `pg`: REINFORCE with rewards `pg_reward`: `seqgan` (Monte-Carlo rollouts, `rollouts` per
+    prefix), `reinforce-baseline` (the same minus the batch mean per position) or `maligan`
+    (normalised sequence rewards D/(1-D), no rollouts). Empty `d_filter_sizes`/`d_num_filters`
+    keep the discriminator's published filter bank.
+    """
+
+    generator: str = "lstm"
+    emb_dim: int = 32
+    hidden_dim: int = 32
+    mem_slots: int = 1
+    num_heads: int = 2
+    head_size: int = 256
+    n_layer: int = 2
+    n_head: int = 2
+    n_embd: int = 64
+    discriminator: str = "relgan"
+    d_emb_dim: int = 64
+    num_rep: int = 64
+    d_dropout: float = 0.25
+    d_filter_sizes: list[int] = field(default_factory=list)
+    d_num_filters: list[int] = field(default_factory=list)
+    signal: str = "gumbel"
+    beta_max: float = 1.0
+    temperature: str = "exp"
+    straight_through: bool = False
+    pg_reward: str = "seqgan"
+    rollouts: int = 16
+
+    def validate(self) -> None:
+        check_choice(self.generator, GENERATORS, "model.generator")
+        check_choice(self.discriminator, DISCRIMINATORS, "model.discriminator")
+        check_choice(self.signal, SIGNALS, "model.signal")
+        check_choice(self.temperature, SCHEDULES, "model.temperature")
+        check_choice(self.pg_reward, PG_REWARDS, "model.pg_reward")
+        for key in ("emb_dim", "hidden_dim", "mem_slots", "num_heads", "head_size", "n_layer", "n_head",
+                    "n_embd", "d_emb_dim", "num_rep", "rollouts"):
+            check_positive(getattr(self, key), f"model.{key}")
+        if self.beta_max < 1:
+            raise UserError(f"model.beta_max must be >= 1 (beta rises from 1 to beta_max), got {self.beta_max}")
+        if len(self.d_filter_sizes) != len(self.d_num_filters):
+            raise UserError("model.d_filter_sizes and model.d_num_filters must have the same length")
+        if not 0.0 <= self.d_dropout < 1.0:
+            raise UserError(f"model.d_dropout must be in [0, 1), got {self.d_dropout}")
+
+
+def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int) -> TextGenerator:
+    """The recipe's generator over `vocab_size` tokens for sequences of `seq_len`."""
+    if cfg.generator == "lstm":
+        return LSTMGenerator(vocab_size, cfg.emb_dim, cfg.hidden_dim, bos_id=bos_id)
+    if cfg.generator == "rmc":
+        return RelationalMemoryGenerator(vocab_size, cfg.emb_dim, cfg.mem_slots, cfg.num_heads, cfg.head_size,
+                                         bos_id=bos_id)
+    return TransformerGenerator.from_config(vocab_size, cfg.n_layer, cfg.n_head, cfg.n_embd, seq_len, bos_id=bos_id)
+
+
+def build_discriminator(cfg: ModelConfig, vocab_size: int, seq_len: int) -> nn.Module:
+    """The recipe's discriminator: one logit per sequence (SeqGAN) or per representation (RelGAN)."""
+    filters = {"filter_sizes": tuple(cfg.d_filter_sizes), "num_filters": tuple(cfg.d_num_filters)} if cfg.d_filter_sizes else {}
+    if cfg.discriminator == "seqgan":
+        return SeqGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, dropout=cfg.d_dropout, **filters)
+    return RelGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, cfg.num_rep, dropout=cfg.d_dropout, **filters)
+
+
+class TextGame(Game):
+    """Reals are encoded sentences (token ids); the generator is pre-trained by MLE on them."""
+
+    generator: TextGenerator
+
+    def __init__(self, recipe: Recipe, device: torch.device, data: TextData) -> None:
+        self.cfg: DataConfig = recipe.data
+        self.model_cfg: ModelConfig = recipe.model
+        self.data = data
+        self.device = device
+        _check_losses(recipe)
+        if len(data.train) < recipe.train.batch_size:
+            raise UserError(f"the training set has {len(data.train)} sentences, fewer than train.batch_size "
+                            f"{recipe.train.batch_size}")
+        self.seq_len = data.seq_len
+        self.generator = build_generator(recipe.model, data.vocab_size, data.bos_id, self.seq_len)
+        self.discriminator = build_discriminator(recipe.model, data.vocab_size, self.seq_len)
+        self.batches = ShuffledBatches(data.train.to(device), recipe.train.batch_size, recipe.seed)
+        self._train_slice = data.train[:PROBE_ROWS].to(device)
+        self._heldout = data.test[:PROBE_ROWS].to(device)
+        self._bleu_refs: list[list[str]] | None = None
+
+    # ------------------------------------------------------------------ data
+    def real_batch(self) -> Tensor:
+        return self.batches.next()
+
+    def train_slice(self) -> Tensor:
+        return self._train_slice
+
+    def heldout_slice(self) -> Tensor:
+        return self._heldout
+
+    def pretrain_loss(self, batch_size: int) -> Tensor:
+        """Teacher-forced cross-entropy over every position of the fixed-width rows (padding included,
+        as the anchors train: the generator learns to pad after EOS, so its samples look like reals)."""
+        batch = self.real_batch()
+        return F.cross_entropy(self.generator(batch).flatten(0, 1), batch.flatten())  # rows: no transposed copy
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
+        """NLL_oracle (oracle data), NLL_gen on the test rows, distinct-1..4 and BLEU-2..5 of samples;
+        writes the first samples to `out_dir/step_XXXXXXX.txt`."""
+        cfg, data = self.cfg, self.data
+        samples = torch.cat([generator.sample(min(SAMPLE_CHUNK, cfg.n_eval - lo), self.seq_len)
+                             for lo in range(0, cfg.n_eval, SAMPLE_CHUNK)]).cpu()
+        metrics: dict[str, float] = {}
+        if data.oracle is not None:
+            metrics["nll_oracle"] = nll_oracle(data.oracle, samples)
+        test = data.test[: cfg.n_eval_test] if cfg.n_eval_test else data.test
+        metrics["nll_gen"] = nll_gen(generator, test, pad_id=data.pad_id, eos_id=data.eos_id, legacy=cfg.nll_legacy)
+        tokens = data.tokens(samples)
+        for n in range(1, 5):
+            metrics[f"distinct_{n}"] = distinct_n(tokens, n)
+        if cfg.bleu_samples and data.oracle is None:
+            hypotheses = self._word_tokens(data.decode(samples[: cfg.bleu_samples]))
+            scores = bleu_multi(hypotheses, self._references(), (2, 3, 4, 5))
+            metrics.update({f"bleu_{n}": value for n, value in scores.items()})
+        atomic_write_text(out_dir / f"step_{step:07d}.txt", "".join(s + "\n" for s in data.decode(samples[:SAMPLES_WRITTEN])))
+        return metrics
+
+    @staticmethod
+    def _word_tokens(lines: list[str]) -> list[list[str]]:
+        """The BLEU protocol's tokens: nltk word tokenisation of lower-cased lines."""
+        from textgan.text.tokenize import WordTokenizer
+
+        tokenizer = WordTokenizer(lowercase=True)
+        return [tokenizer.tokenize(line) for line in lines]
+
+    def _references(self) -> list[list[str]]:
+        """The test sentences as BLEU references (raw lines when the test set is a corpus of its own)."""
+        if self._bleu_refs is None:
+            lines = list(self.data.test_lines) if self.data.test_lines is not None else self.data.decode(self.data.test)
+            self._bleu_refs = self._word_tokens(lines)
+        return self._bleu_refs
+
+    # ------------------------------------------------------------------ run folder and resume
+    def save_assets(self, run_dir: Path) -> None:
+        self.data.save(run_dir)
+
+    def signature(self) -> dict[str, Any]:
+        return {"source": self.cfg.source, **self.data.signature()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"batches": self.batches.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.batches.load_state_dict(state["batches"])
+
+
+class GumbelGame(TextGame):
+    """RelGAN: fakes are Gumbel-softmax soft one-hots, so the core's reparameterised generator loss
+    (any adversarial loss by name) backpropagates through D into G."""
+
+    def __init__(self, recipe: Recipe, device: torch.device, data: TextData) -> None:
+        super().__init__(recipe, device, data)
+        self.beta = 1.0
+
+    def on_step(self, step: int, total_steps: int) -> dict[str, float]:
+        m = self.model_cfg
+        self.beta = temperature(step - 1, max(2, total_steps), m.beta_max, m.temperature)
+        return {"beta": self.beta}
+
+    def fake_batch(self, batch_size: int) -> Tensor:
+        _, soft = self.generator.gumbel_sample(batch_size, self.seq_len, tau=1.0 / self.beta,
+                                               hard=self.model_cfg.straight_through)
+        return soft
+
+
+class PolicyGradientGame(TextGame):
+    """SeqGAN / MaliGAN: fakes are sampled token ids; G learns by REINFORCE from D's rewards."""
+
+    def fake_batch(self, batch_size: int) -> Tensor:
+        return self.generator.sample(batch_size, self.seq_len)
+
+    def _scorer(self) -> Callable[[Tensor], Tensor]:
+        """D in eval mode as a function of token ids (SeqGAN's tabulated scorer where it has one)."""
+        D = self.discriminator
+        if isinstance(D, SeqGANDiscriminator):
+            return D.scorer()
+
+        def score(tokens: Tensor) -> Tensor:
+            was_training = D.training
+            D.eval()
+            try:
+                return self.discriminate(tokens).view(len(tokens), -1).mean(1)
+            finally:
+                D.train(was_training)
+
+        return score
+
+    def generator_loss(self, loss: AdversarialLoss, batch_size: int) -> tuple[Tensor, dict[str, float]]:
+        """REINFORCE on G's log-probs of its own samples; rewards (B, T) are constants from D."""
+        m, G = self.model_cfg, self.generator
+        samples = G.sample(batch_size, self.seq_len)
+        with torch.no_grad():
+            scorer = self._scorer()
+            if m.pg_reward == "maligan":
+                rewards = maligan_rewards(scorer(samples))[:, None].expand(-1, self.seq_len)
+            else:
+                rewards = mc_rollout_rewards(G, samples, scorer, m.rollouts)
+        baseline = "mean" if m.pg_reward == "reinforce-baseline" else None
+        pg_loss = reinforce_loss(G.log_probs(samples), rewards, baseline)
+        return pg_loss, {"reward_mean": rewards.mean().item()}
+
+
+def _check_losses(recipe: Recipe) -> None:
+    """Regularisers that perturb or differentiate D's inputs need continuous inputs; token ids are not."""
+    lcfg = recipe.loss
+    for key, value in (("instance_noise", lcfg.instance_noise), ("r1_weight", lcfg.r1_weight),
+                       ("gp_weight", lcfg.effective_gp_weight)):
+        if value:
+            raise UserError(f"loss.{key} needs continuous discriminator inputs; the text game feeds token ids "
+                            f"(set loss.{key} to 0{', or use the wgan loss' if key == 'gp_weight' else ''})")
+
+
+def build_game(recipe: Recipe, device: torch.device) -> TextGame:
+    data = load_text_data(recipe.data)
+    print(data.report, file=sys.stderr)
+    game_cls = GumbelGame if recipe.model.signal == "gumbel" else PolicyGradientGame
+    return game_cls(recipe, device, data)
