@@ -1,0 +1,92 @@
+"""Reproduce the synthetic-oracle table: NLL_oracle of MLE, SeqGAN and RelGAN (ours versus published,
+length 20) with the bundled recipes, plus the oracle's own samples (published 5.750).
+
+    python benchmarks/reproduce_oracle.py --quick    # CPU, minutes: schedules cut short, smaller RelGAN
+    python benchmarks/reproduce_oracle.py --device cuda   # full recipes (hours on a GPU)
+Each run is an ordinary training run (its folder under --out); the table gives NLL_oracle at the end
+of MLE pre-training and at the end of the run, the wall time, and appends to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from results import record
+
+from textgan.config import load_recipe
+from textgan.core.logging import read_metrics
+from textgan.core.seeding import seed_everything
+from textgan.core.trainer import Trainer
+from textgan.games import build_game
+from textgan.text import Oracle, make_oracle_dataset
+from textgan.text.data import resolve_path
+
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+PUBLISHED = {"oracle": 5.750, "mle_oracle": 9.038, "seqgan_oracle": 8.736, "relgan_oracle": 6.680}
+SHORT = ["train.pretrain_steps=400", "data.n_eval=2000", "train.progress=false", "train.checkpoint_every=100000"]
+QUICK = {  # CPU minutes instead of GPU hours: same games, schedules cut short, RelGAN narrower
+    "mle_oracle": [*SHORT, "eval.every=200"],
+    "seqgan_oracle": [*SHORT, "train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3", "eval.every=100000"],
+    "relgan_oracle": [*SHORT, "train.steps=40", "train.n_critic=3", "model.head_size=64",
+                      "model.d_filter_sizes=[2,3,4,5]", "model.d_num_filters=[64,64,64,64]", "eval.every=100000"],
+}
+
+
+def oracle_self_nll() -> float:
+    """NLL_oracle of the oracle's own 10,000 training samples (the table's "real data" row)."""
+    oracle = Oracle.from_npz(resolve_path("../shared/data/seqgan_oracle/target_params.npz"))
+    return float(oracle.nll(make_oracle_dataset(oracle)).mean())
+
+
+def run(name: str, overrides: list[str], out: Path, device: torch.device) -> tuple[float | None, float, float]:
+    """Train one recipe; NLL_oracle after pre-training (None if it has no adversarial phase), at the
+    end, and the wall time in seconds."""
+    recipe = load_recipe(RECIPES / f"{name}.yaml", overrides)
+    recipe.name = name
+    seed_everything(recipe.seed)
+    started = time.perf_counter()
+    trainer = Trainer(recipe, build_game(recipe, device), out / name, device)
+    summary = trainer.fit()
+    wall = time.perf_counter() - started
+    before = None
+    if recipe.train.steps:
+        start = recipe.train.adversarial_start
+        before = next(r["nll_oracle"] for r in read_metrics(out / name / "metrics.jsonl") if r["step"] == start)
+    return before, summary["nll_oracle"], wall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CPU-sized schedules (see QUICK)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", help="folder for the run folders (default: a temporary folder)")
+    parser.add_argument("--only", nargs="*", choices=tuple(QUICK), help="run only these recipes")
+    parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    rows = [f"| oracle's own samples | - | {oracle_self_nll():.3f} | {PUBLISHED['oracle']:.3f} | - |"]
+    print(rows[0], flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out or tmp)
+        for name in args.only or QUICK:
+            overrides = QUICK[name] if args.quick else ["train.progress=false"]
+            before, after, wall = run(name, overrides, out, device)
+            shown = "-" if before is None else f"{before:.3f}"
+            rows.append(f"| {name} | {shown} | {after:.3f} | {PUBLISHED[name]:.3f} | {wall:.0f} |")
+            print(rows[-1], flush=True)
+    mode = "quick (CPU schedules: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in QUICK.items()) + ")" \
+        if args.quick else "full recipes"
+    body = (f"{mode}; device {device}, torch threads {torch.get_num_threads()}. NLL_oracle = the oracle's mean "
+            "per-token NLL of model samples (length 20).\n\n"
+            "| model | ours after MLE | ours final | published | wall s |\n|---|---|---|---|---|\n" + "\n".join(rows))
+    print(body)
+    if not args.no_record:
+        record("reproduce_oracle: NLL_oracle, MLE / SeqGAN / RelGAN" + (" (quick)" if args.quick else ""), body)
+
+
+if __name__ == "__main__":
+    main()
