@@ -2,20 +2,15 @@
 pre-training, resume after SIGKILL, `textgan sample`, and bad input through the command line."""
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 
 from textgan.cli import main
 from textgan.config import recipe_from_dict
-from textgan.core.checkpoint import load_checkpoint
 from textgan.core.losses import get_loss
 from textgan.text import game as text_game
 from textgan.text.game import build_game
@@ -125,11 +120,6 @@ def text_recipe(tmp_path: Path, steps: int = 20, **data) -> Path:
     return path
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "textgan", *args], check=False, capture_output=True, text=True,
-                          timeout=300)
-
-
 def error_line(capsys, *args: str) -> str:
     """Run `textgan ARGS` in this process (torch is imported already: much faster than a subprocess)
     and return its one `error:` line; exit status 2 expected."""
@@ -165,20 +155,10 @@ def test_text_run_writes_metrics_vocabulary_and_samples(text_run, capsys):
 def test_sigkill_then_resume_equals_an_uninterrupted_text_run(tmp_path: Path, text_run):
     recipe, straight = text_run
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "textgan", "train", str(recipe), "--out", str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last = killed / "checkpoints" / "last.pt"
-    deadline = time.time() + 120
-    while not last.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert load_checkpoint(last)["step"] < 45, "the run finished before it could be killed"
+    assert kill_after_first_checkpoint(recipe, killed) < 45, "the run finished before it could be killed"
     resumed = run_cli("train", str(recipe), "--out", str(killed), "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    a, b = load_checkpoint(straight / "checkpoints" / "last.pt"), load_checkpoint(last)
-    for part in ("generator", "discriminator", "ema"):
-        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+    assert_same_weights(straight, killed)
     assert json.loads((killed / "summary.json").read_text())["nll_gen"] == \
         json.loads((straight / "summary.json").read_text())["nll_gen"]
 

@@ -1,18 +1,13 @@
 """End-to-end checks of `textgan train` on a tiny toy recipe, through the real command line."""
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import torch
+from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 
 from textgan.cli import main
-from textgan.core.checkpoint import load_checkpoint
 
 TINY = """\
 name: tiny
@@ -32,12 +27,6 @@ def write_recipe(tmp_path: Path, steps: int) -> Path:
     path = tmp_path / f"tiny_{steps}.yaml"
     path.write_text(TINY.replace("STEPS", str(steps)))
     return path
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "textgan", *args], check=False, capture_output=True, text=True, timeout=300
-    )
 
 
 def test_train_writes_the_run_folder(tmp_path: Path, capsys):
@@ -62,23 +51,11 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert run_cli("train", str(recipe), "--out", str(straight)).returncode == 0
 
-    proc = subprocess.Popen([sys.executable, "-m", "textgan", "train", str(recipe), "--out", str(killed)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last = killed / "checkpoints" / "last.pt"
-    deadline = time.time() + 120
-    while not last.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.005)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    interrupted_at = load_checkpoint(last)["step"]
-    assert interrupted_at < 400, "the run finished before it could be killed"
+    assert kill_after_first_checkpoint(recipe, killed) < 400, "the run finished before it could be killed"
 
     resumed = run_cli("train", str(recipe), "--out", str(killed), "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    a, b = load_checkpoint(straight / "checkpoints" / "last.pt"), load_checkpoint(last)
-    for part in ("generator", "discriminator", "ema"):
-        assert a[part].keys() == b[part].keys()
-        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+    assert_same_weights(straight, killed)
     steps = [json.loads(line)["step"] for line in (killed / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 400
     assert json.loads((killed / "summary.json").read_text())["modes_covered"] == \

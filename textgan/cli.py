@@ -34,16 +34,6 @@ def find_recipe(name: str) -> Path:
     raise UserError(f"recipe file not found: {name} (bundled recipes: `textgan recipes`)")
 
 
-def _pick_device(choice: str):
-    import torch
-
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA device is available")
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(choice)
-
-
 def _prepare_out_dir(out: Path, resume: bool) -> None:
     """Create (or check) the run folder; refuse to overwrite an earlier run unless resuming it."""
     last = out / "checkpoints" / "last.pt"
@@ -76,9 +66,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from textgan.core.seeding import seed_everything
     from textgan.core.trainer import Trainer
+    from textgan.device import pick_device
     from textgan.games import build_game
 
-    device = _pick_device(args.device)
+    device = pick_device(args.device)
     seed_everything(recipe.seed)
     game = build_game(recipe, device)
     trainer = Trainer(recipe, game, out, device)

@@ -49,14 +49,10 @@ def _read(path: str) -> list[str]:
 
 
 def _make_encoder(args: argparse.Namespace) -> SentenceEncoder:
-    import torch
-
+    from textgan.device import pick_device
     from textgan.metrics.fed import SentenceEncoder
 
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but no CUDA device is available")
-    return SentenceEncoder(args.encoder, device=device)
+    return SentenceEncoder(args.encoder, device=str(pick_device(args.device)))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,42 @@
+"""Helpers for tests that drive `textgan` as a user does: a subprocess per command, and a run
+killed with SIGKILL right after its first checkpoint."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from textgan.core.checkpoint import load_checkpoint
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "textgan", *args], check=False, capture_output=True, text=True, timeout=300
+    )
+
+
+def kill_after_first_checkpoint(recipe: Path, out: Path) -> int:
+    """Start `textgan train RECIPE --out OUT`, SIGKILL it as soon as `last.pt` exists, and return the
+    step that checkpoint holds."""
+    proc = subprocess.Popen([sys.executable, "-m", "textgan", "train", str(recipe), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    last = out / "checkpoints" / "last.pt"
+    deadline = time.time() + 120
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return load_checkpoint(last)["step"]
+
+
+def assert_same_weights(run_a: Path, run_b: Path) -> None:
+    """The final generator, discriminator and EMA weights of two runs are bit-for-bit equal."""
+    a = load_checkpoint(run_a / "checkpoints" / "last.pt")
+    b = load_checkpoint(run_b / "checkpoints" / "last.pt")
+    for part in ("generator", "discriminator", "ema"):
+        assert a[part].keys() == b[part].keys(), part
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
