@@ -157,6 +157,54 @@ class EvalConfig:
             raise UserError("eval.patience needs eval.metric: the metric early stopping watches")
 
 
+DOCTOR_MODES = ("off", "warn", "auto")
+
+
+@dataclass
+class DoctorConfig:
+    """The GAN doctor's thresholds (see `textgan.core.doctor`) and what it does while training:
+    `off` (default) nothing, `warn` prints and logs findings, `auto` also applies the remedies.
+
+    Windows count logged records (one per `train.log_every` steps); a trailing-window condition
+    fires when it holds in at least `min_fraction` of the window.
+    """
+
+    mode: str = "off"
+    every: int = 5
+    window: int = 20
+    min_fraction: float = 0.8
+    d_acc_saturated: float = 0.95
+    vanish_ratio: float = 0.05
+    grad_spike: float = 50.0
+    grad_max: float = 1.0e5
+    collapse_drop: float = 0.25
+    collapse_mode_kl: float = 0.5
+    collapse_min_quality: float = 0.5
+    self_bleu_rise: float = 0.15
+    overfit_gap: float = 1.0
+    overfit_rt_gap: float = 0.5
+    stall_evals: int = 3
+    stall_tol: float = 0.02
+    underfit_d_acc: float = 0.9
+    osc_window: int = 40
+    osc_acf: float = 0.5
+    osc_amplitude: float = 0.1
+    lr_factor: float = 0.1
+    max_actions: int = 5
+
+    def validate(self) -> None:
+        check_choice(self.mode, DOCTOR_MODES, "doctor.mode")
+        for key in ("every", "window", "stall_evals", "osc_window", "max_actions", "grad_spike", "grad_max"):
+            check_positive(getattr(self, key), f"doctor.{key}")
+        for key in ("min_fraction", "d_acc_saturated", "vanish_ratio", "collapse_drop", "collapse_min_quality",
+                    "underfit_d_acc", "osc_acf", "lr_factor"):
+            value = getattr(self, key)
+            if not 0.0 < value <= 1.0:
+                raise UserError(f"doctor.{key} must be in (0, 1], got {value}")
+        for key in ("collapse_mode_kl", "self_bleu_rise", "overfit_gap", "overfit_rt_gap", "stall_tol", "osc_amplitude"):
+            check_non_negative(getattr(self, key), f"doctor.{key}")
+
+
 @dataclass
 class Recipe:
     """A whole experiment. `data` and `model` are the game's own dataclasses."""
@@ -173,6 +221,7 @@ class Recipe:
     optim_d: OptimConfig = field(default_factory=OptimConfig)
     optim_pretrain: PretrainOptimConfig = field(default_factory=PretrainOptimConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    doctor: DoctorConfig = field(default_factory=DoctorConfig)
 
     def validate(self) -> None:
         self.train.validate()
@@ -181,6 +230,7 @@ class Recipe:
         self.optim_d.validate("optim_d")
         self.optim_pretrain.validate("optim_pretrain")
         self.eval.validate()
+        self.doctor.validate()
         for section in (self.data, self.model):
             if hasattr(section, "validate"):
                 section.validate()
