@@ -64,6 +64,11 @@ class Game:
         start of adversarial training (e.g. to anneal a temperature); returns values to log."""
         return {}
 
+    def after_d_step(self, d_real: Tensor, d_fake: Tensor) -> dict[str, float]:
+        """Called after each discriminator step with D's (detached) logits on the reals and fakes it
+        just trained on, e.g. to adapt an augmentation probability from r_t; returns values to log."""
+        return {}
+
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         """Metrics of `generator` (the EMA copy when EMA is on); may write samples/plots to `out_dir`."""
         return {}

@@ -220,6 +220,7 @@ class Trainer:
         self.opt_d.step()
         if self.loss.weight_clip:
             reg.clip_weights(D, lcfg.wgan_clip)
+        stats.update(game.after_d_step(d_real.detach(), d_fake.detach()))
         acc_real, acc_fake = d_accuracy(d_real, d_fake)
         stats.update(
             d_loss=loss.item(),
