@@ -274,6 +274,7 @@ class Trainer:
         return {
             "d_train_slice": train.mean().item(),
             "d_heldout": held.mean().item(),
+            "rt_train_slice": torch.sign(train).mean().item(),
             "rt_heldout": torch.sign(held).mean().item(),
         }
 
