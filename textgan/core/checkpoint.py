@@ -53,6 +53,16 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     _atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
+def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """`numpy.savez` (uncompressed) through a temporary file and a rename."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    _atomic_write(path, write)
+
+
 def atomic_save_figure(fig: Any, path: Path) -> None:
     """Save a matplotlib figure as PNG through a temporary file and a rename."""
     _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
