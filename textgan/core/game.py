@@ -69,6 +69,13 @@ class Game:
         just trained on, e.g. to adapt an augmentation probability from r_t; returns values to log."""
         return {}
 
+    def apply_remedy(self, pitfall: str) -> str | None:
+        """The doctor's hook (`doctor.mode: auto`): apply this game's own remedy for `pitfall` (e.g. a
+        higher augmentation probability for `d_overfitting`, a higher Gumbel temperature for
+        `mode_collapse`) and describe the change, or return None to let the trainer's generic remedy
+        run. The change must survive a resume (keep it in `state_dict`)."""
+        return None
+
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         """Metrics of `generator` (the EMA copy when EMA is on); may write samples/plots to `out_dir`."""
         return {}
