@@ -1,13 +1,25 @@
-"""Quality–diversity sweep over temperature on a tiny untrained LSTM and a random oracle."""
+"""Quality–diversity sweep over temperature on a tiny untrained LSTM and a random oracle, and
+`textgan sweep RUN_DIR` end to end on tiny text and oracle runs."""
+
+import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
+from test_text_game import ORACLE, TINY_MODEL, WORDS, error_line, text_recipe, write_corpus
 
+from textgan.cli import main
+from textgan.config import recipe_from_dict, save_recipe
 from textgan.errors import UserError
+from textgan.evaluate import evaluate_text
 from textgan.metrics import nll_gen, nll_oracle
 from textgan.sweep import Tempered, format_table, plot_sweep, sweep
 from textgan.text.generators import LSTMGenerator
 from textgan.text.oracle import Oracle
+from textgan.text.sampling import load_run_generator, sample_run
+from textgan.text.tokenize import WordTokenizer
 
 V, T = 12, 6
 
@@ -36,11 +48,13 @@ def test_rows_match_the_metrics_and_low_temperature_collapses(setup, tmp_path):
                  decode=lambda s: [" ".join(words[i] for i in row) for row in s.tolist()],
                  references=[" ".join(words[i] for i in row) for row in test.tolist()], tokenize=str.split)
     assert [r["temperature"] for r in rows] == [0.01, 1.0]
-    assert set(rows[0]) == {"temperature", "nll_gen", "nll_oracle", "bleu_2", "bleu_5", "self_bleu_2", "self_bleu_5"}
+    assert set(rows[0]) == {"temperature", "nll_gen", "nll_oracle", "bleu_2", "bleu_5", "self_bleu_2", "self_bleu_5",
+                            "distinct_2", "distinct_4"}
     assert rows[1]["nll_gen"] == pytest.approx(nll_gen(g, test, pad_id=None), rel=1e-6)
     torch.manual_seed(0)
     assert rows[1]["nll_oracle"] == pytest.approx(nll_oracle(oracle, g.sample(40, T)), rel=1e-6)
     assert rows[0]["self_bleu_5"] == pytest.approx(1.0)  # near-greedy: every sample the same sentence
+    assert rows[0]["distinct_2"] <= 5 / (5 * 40) < rows[1]["distinct_2"]  # one sentence's 5 bigrams, 40 times
     assert rows[1]["self_bleu_5"] < 1.0
     assert rows[0]["nll_gen"] > rows[1]["nll_gen"]  # a sharpened model explains test data worse
     assert g.training, "the generator's training flag is restored"
@@ -55,3 +69,80 @@ def test_bad_temperatures_are_user_errors(setup):
         sweep(g, [1.0, 0.0], 4, T, test, pad_id=None)
     with pytest.raises(UserError, match="no temperatures"):
         sweep(g, [], 4, T, test, pad_id=None)
+
+
+# ---------------------------------------------------------------- `textgan sweep RUN_DIR` end to end
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """A tiny text run (MLE pre-training only) and a tiny oracle run, each trained in seconds."""
+    tmp = tmp_path_factory.mktemp("sweep")
+    text = tmp / "text"
+    assert main(["train", str(text_recipe(tmp, steps=0)), "--out", str(text)]) == 0
+    oracle_recipe = tmp / "oracle.yaml"
+    oracle_recipe.write_text(json.dumps({
+        "game": "text", "data": ORACLE, "model": TINY_MODEL, "loss": {"name": "rsgan"},
+        "train": {"pretrain_steps": 10, "steps": 0, "batch_size": 8, "progress": False}}))
+    assert main(["train", str(oracle_recipe), "--out", str(tmp / "oracle")]) == 0
+    toy = tmp / "toy"
+    toy.mkdir()
+    save_recipe(recipe_from_dict({"game": "toy"}), toy / "config.yaml")
+    return {"text": text, "oracle": tmp / "oracle", "toy": toy}
+
+
+def test_sweep_of_a_text_run_writes_table_rows_and_plot(runs, capsys):
+    capsys.readouterr()
+    assert main(["sweep", str(runs["text"]), "--temperatures", "0.05, 1,2", "--n", "30", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["temperature"] for r in rows] == [0.05, 1.0, 2.0]
+    assert set(rows[0]) == {"temperature", "nll_gen", "bleu_2", "bleu_5", "self_bleu_2", "self_bleu_5",
+                            "distinct_2", "distinct_4"}
+    assert rows[0]["nll_gen"] > rows[1]["nll_gen"]  # a sharpened model explains the test set worse
+    out = runs["text"] / "sweep"
+    assert json.loads((out / "sweep.json").read_text()) == rows
+    assert (out / "sweep.txt").read_text().splitlines()[0].split() == list(rows[0])
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    # T = 1 is `textgan sample`'s model: the same generator and samples (same seed) as the sampling command
+    run = load_run_generator(runs["text"], "last")
+    torch.manual_seed(0)
+    lines = run.decode(run.sample(30))
+    tokenize = WordTokenizer(lowercase=True).tokenize
+    expected = evaluate_text(lines, (runs["text"].parent / "test.txt").read_text().splitlines(),
+                             tokenize, metrics=["bleu_2", "self_bleu_2", "distinct_2"])
+    assert {k: rows[1][k] for k in expected} == pytest.approx(expected, rel=1e-12)
+    assert sample_run(runs["text"], 30) == lines
+
+
+def test_sweep_of_an_oracle_run_scores_nll_oracle_into_out(runs, tmp_path, capsys):
+    assert main(["sweep", str(runs["oracle"]), "--temperatures", "0.5,1", "--out", str(tmp_path / "o")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["temperature", "nll_gen", "nll_oracle"] and len(table) == 3
+    assert {p.name for p in (tmp_path / "o").iterdir()} == {"sweep.txt", "sweep.json", "sweep.png"}
+    assert not (runs["oracle"] / "sweep").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["MISSING", "--temperatures", "1"], "run folder not found"),
+    (["text", "--temperatures", "1,0"], "must all be > 0"),
+    (["text", "--temperatures", "1,warm"], "'warm' is not a number"),
+    (["text", "--temperatures", " , "], "--temperatures is empty"),
+    (["text", "--temperatures", "1", "--n", "1"], "--n must be at least 2"),
+    (["oracle", "--temperatures", "1", "--checkpoint", "best"], "checkpoint not found"),
+    (["toy", "--temperatures", "1"], "'toy' run; sampling sentences needs a text run"),
+    (["text", "--temperatures", "1", "--out", "FILE"], "cannot write to"),
+])
+def test_bad_input_is_one_error_line(runs, tmp_path, capsys, args, message):
+    (tmp_path / "FILE").write_text("")
+    folders = {**runs, "MISSING": tmp_path / "missing", "FILE": tmp_path / "FILE"}
+    args = [str(folders.get(a, a)) for a in args]
+    assert message in error_line(capsys, "sweep", *args)
+    assert not (runs["toy"] / "sweep").exists()
+
+
+def test_a_run_whose_data_changed_is_refused(runs, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(runs["text"], run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"]["train_files"] = [str(write_corpus(tmp_path / "other.txt", 300, 1, [w.upper() for w in WORDS]))]
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert "is not what it was trained on" in error_line(capsys, "sweep", str(run), "--temperatures", "1")
+    assert not (run / "sweep").exists()

@@ -12,8 +12,10 @@ from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 from textgan.cli import main
 from textgan.config import recipe_from_dict
 from textgan.core.losses import get_loss
+from textgan.evaluate import GROUPS, evaluate_text
 from textgan.text import game as text_game
 from textgan.text.game import build_game
+from textgan.text.tokenize import WordTokenizer
 
 torch.set_num_threads(1)
 
@@ -144,12 +146,24 @@ def test_text_run_writes_metrics_vocabulary_and_samples(text_run, capsys):
     assert "mle_loss" in records[0] and "g_loss" in records[-1] and "beta" in records[-1]
     evaluated = {r["step"] for r in records if "nll_gen" in r}
     assert evaluated == {20, 25, 40, 45}  # every 20 steps and at the end of each phase
-    assert {"bleu_2", "bleu_5", "distinct_1", "distinct_4"} <= set(records[-1])
+    assert {"bleu_2", "bleu_5", "self_bleu_2", "self_bleu_5", "distinct_1", "distinct_4"} <= set(records[-1])
     assert (out / "vocab.json").is_file() and (out / "tokenizer.json").is_file()
     assert (out / "samples" / "step_0000045.txt").read_text().count("\n") == 40
     assert main(["sample", str(out), "--n", "7", "--out", str(out / "s.txt")]) == 0
     lines = (out / "s.txt").read_text().splitlines()
     assert len(lines) == 7 and all(set(line.split()) <= set(WORDS) | {"<unk>"} for line in lines)
+
+
+def test_training_time_bleu_is_textgan_evals(text_run):
+    """The BLEU and Self-BLEU logged while training equal `evaluate_text` (the body of `textgan eval`)
+    on the first `bleu_samples` lines of that step's sample file against the test file."""
+    _, out = text_run
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    lines = (out / "samples" / f"step_{last['step']:07d}.txt").read_text().split("\n")[:20]
+    references = (out.parent / "test.txt").read_text().splitlines()
+    expected = evaluate_text(lines, references, WordTokenizer(lowercase=True).tokenize,
+                             metrics=GROUPS["bleu"] + GROUPS["self_bleu"])
+    assert {k: last[k] for k in expected} == pytest.approx(expected, rel=1e-12, abs=1e-15)
 
 
 def test_sigkill_then_resume_equals_an_uninterrupted_text_run(tmp_path: Path, text_run):

@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     from textgan.eval_command import register as register_eval
 
     register_eval(sub)
+
+    from textgan.sweep_command import register as register_sweep
+
+    register_sweep(sub)
     return parser
 
 

@@ -127,6 +127,42 @@ def _bleu_metrics(samples: Sequence[Tokens], references: Sequence[Tokens], proto
     return out
 
 
+def evaluate_tokens(
+    sample_tokens: Sequence[Tokens],
+    reference_tokens: Sequence[Tokens] | None = None,
+    metrics: Sequence[str] = ALL_METRICS,
+    protocol: str = "texygen",
+    train_tokens: Sequence[Tokens] | None = None,
+) -> dict[str, float]:
+    """{metric name: value} of tokenised samples: every metric but FED (which embeds raw lines). The
+    core of `evaluate_text`, called directly by training-time evaluation and the temperature sweep,
+    which tokenise their references once. BLEU needs `reference_tokens`, novelty `train_tokens`."""
+    from textgan.metrics import distinct_n, length_stats, ngram_entropy, novelty, unique_ratio
+
+    if protocol not in PROTOCOLS:
+        raise UserError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    wanted = set(metrics)
+    if wanted & set(GROUPS["bleu"]) and reference_tokens is None:
+        raise UserError("the BLEU metrics need reference sentences")
+    if wanted & set(GROUPS["self_bleu"]) and len(sample_tokens) < 2:
+        raise UserError(f"Self-BLEU needs at least 2 samples, got {len(sample_tokens)}")
+    out = _bleu_metrics(sample_tokens, reference_tokens or [], PROTOCOLS[protocol], wanted)
+    for n in DISTINCT_ORDERS:
+        if f"distinct_{n}" in wanted:
+            out[f"distinct_{n}"] = distinct_n(sample_tokens, n)
+        if f"entropy_{n}" in wanted:
+            out[f"entropy_{n}"] = ngram_entropy(sample_tokens, n)
+    if "unique_ratio" in wanted:
+        out["unique_ratio"] = unique_ratio(sample_tokens)
+    if "novelty" in wanted:
+        if train_tokens is None:
+            raise UserError("the metric novelty needs the training sentences")
+        out["novelty"] = novelty(sample_tokens, train_tokens)
+    if wanted & set(GROUPS["length"]):
+        out |= {f"length_{k}": v for k, v in length_stats(sample_tokens).items() if f"length_{k}" in wanted}
+    return {name: out[name] for name in ALL_METRICS if name in out}
+
+
 def evaluate_text(
     samples: Sequence[str],
     references: Sequence[str],
@@ -138,37 +174,25 @@ def evaluate_text(
 ) -> dict[str, float]:
     """{metric name: value} for the sample lines against the reference lines (DESIGN.md's names).
 
-    BLEU, diversity and novelty use `tokenize`d lines; FED embeds the raw lines with `encoder`: a
-    `textgan.metrics.fed.SentenceEncoder`, a function making one (called only once FED's turn comes,
-    after every cheap check passed) or None for the default encoder.
+    BLEU, diversity and novelty use `tokenize`d lines (`evaluate_tokens`); FED embeds the raw lines
+    with `encoder`: a `textgan.metrics.fed.SentenceEncoder`, a function making one (called only once
+    FED's turn comes, after every cheap check passed) or None for the default encoder.
     """
-    from textgan.metrics import distinct_n, length_stats, ngram_entropy, novelty, unique_ratio
-
     if protocol not in PROTOCOLS:
         raise UserError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
-    wanted = set(metrics)
     if len(samples) < 2:
         raise UserError(f"need at least 2 samples, got {len(samples)}")
     sample_tokens = [tokenize(s) for s in samples]
     reference_tokens = [tokenize(s) for s in references]
     _check_same_kind(sample_tokens, reference_tokens, "references")
-    out = _bleu_metrics(sample_tokens, reference_tokens, PROTOCOLS[protocol], wanted)
-    for n in DISTINCT_ORDERS:
-        if f"distinct_{n}" in wanted:
-            out[f"distinct_{n}"] = distinct_n(sample_tokens, n)
-        if f"entropy_{n}" in wanted:
-            out[f"entropy_{n}"] = ngram_entropy(sample_tokens, n)
-    if "unique_ratio" in wanted:
-        out["unique_ratio"] = unique_ratio(sample_tokens)
-    if "novelty" in wanted:
+    train_tokens = None
+    if "novelty" in metrics:
         if train is None:
             raise UserError("the metric novelty needs the training sentences")
         train_tokens = [tokenize(s) for s in train]
         _check_same_kind(sample_tokens, train_tokens, "training sentences")
-        out["novelty"] = novelty(sample_tokens, train_tokens)
-    if wanted & set(GROUPS["length"]):
-        out |= {f"length_{k}": v for k, v in length_stats(sample_tokens).items() if f"length_{k}" in wanted}
-    if "fed" in wanted:
+    out = evaluate_tokens(sample_tokens, reference_tokens, metrics, protocol, train_tokens)
+    if "fed" in metrics:
         from textgan.metrics.fed import fed
 
         out["fed"] = fed(samples, references, encoder() if callable(encoder) else encoder)

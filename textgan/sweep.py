@@ -5,7 +5,7 @@ buys quality with diversity; GANs and MLE only compare fairly as whole curves. A
 the generator's softmax is sharpened (T < 1) or flattened (T > 1), then
 - quality: NLL_oracle of its samples (oracle data) or BLEU-n against the references (real text);
 - diversity: NLL_gen of the tempered model on the test set (can it still explain held-out text?),
-  and Self-BLEU-n of its samples (real text).
+  and Self-BLEU-n and distinct-n of its samples (real text).
 The core is generic over any generator with `sample(n, seq_len, temperature)` and teacher-forced
 `forward(tokens) -> logits`; `textgan sweep RUN_DIR` only loads a run into it.
 """
@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from textgan.errors import UserError
-from textgan.evaluate import evaluate_text
+from textgan.evaluate import evaluate_tokens
 from textgan.metrics.nll import NLLOracle, nll_gen, nll_oracle
 
 CHUNK = 1000  # sequences per sampling pass
@@ -56,21 +56,29 @@ def sweep(
     references: Sequence[str] | None = None,
     tokenize: Callable[[str], list[str]] | None = None,
     orders: Sequence[int] = (2, 5),
+    distinct_orders: Sequence[int] = (2, 4),
     seed: int = 0,
 ) -> list[dict[str, float]]:
     """One row per temperature: `temperature`, `nll_gen` (tempered model on `test_tokens`, padding
-    excluded), `nll_oracle` (with an oracle), `bleu_n` and `self_bleu_n` for n in `orders` (with
-    `decode`, `references` and `tokenize`: real text). Samples are drawn with the same seed at every T."""
+    excluded), `nll_oracle` (with an oracle), `bleu_n` and `self_bleu_n` for n in `orders` and
+    `distinct_n` for n in `distinct_orders` (with `decode`, `references` and `tokenize`: real text;
+    every sample against every reference, Self-BLEU leave-one-out). Samples are drawn with the same
+    seed at every T."""
     if not temperatures:
         raise UserError("no temperatures given")
+    for t in temperatures:
+        if not t > 0:
+            raise UserError(f"temperatures must be > 0, got {t}")
     text = decode is not None and references is not None and tokenize is not None
     metrics = [f"{kind}_{n}" for kind in ("bleu", "self_bleu") for n in orders]
+    metrics += [f"distinct_{n}" for n in distinct_orders]
+    reference_tokens = [tokenize(r) for r in references] if text else None
     rows = []
     was_training = generator.training
     generator.eval()  # no dropout in sampling or scoring
     try:
         for t in temperatures:
-            tempered = Tempered(generator, t)  # checks t > 0 before any sampling
+            tempered = Tempered(generator, t)
             torch.manual_seed(seed)
             samples = torch.cat([generator.sample(min(CHUNK, n_samples - lo), seq_len, temperature=t)
                                  for lo in range(0, n_samples, CHUNK)]).cpu()
@@ -79,7 +87,7 @@ def sweep(
             if oracle is not None:
                 row["nll_oracle"] = nll_oracle(oracle, samples)
             if text:
-                row |= evaluate_text(decode(samples), references, tokenize, metrics=metrics)
+                row |= evaluate_tokens([tokenize(s) for s in decode(samples)], reference_tokens, metrics)
             rows.append(row)
     finally:
         generator.train(was_training)

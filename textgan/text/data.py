@@ -49,7 +49,7 @@ class DataConfig:
     `test_split`, `column`). Relative paths are tried from the working directory, then from the
     repository root. Evaluation: NLL_oracle on `n_eval` samples, NLL_gen on up to `n_eval_test`
     test rows (0: all; padding excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples
-    against the test set (0: off).
+    against the test set and their leave-one-out Self-BLEU-2..5 (0: off).
     """
 
     source: str = "oracle"
@@ -84,6 +84,9 @@ class DataConfig:
             check_positive(getattr(self, key), f"data.{key}")
         for key in ("vocab_size", "n_eval_test", "bleu_samples"):
             check_non_negative(getattr(self, key), f"data.{key}")
+        if self.source != "oracle" and self.bleu_samples and min(self.bleu_samples, self.n_eval) < 2:
+            raise UserError("Self-BLEU scores each of the data.bleu_samples samples against the others: set "
+                            "data.bleu_samples and data.n_eval to at least 2, or bleu_samples to 0 (no BLEU)")
         if self.source == "files" and not _as_list(self.train_files):
             raise UserError("data.source is files but data.train_files is empty: give one or more text files")
         if self.source == "hf" and not self.dataset:
@@ -136,6 +139,11 @@ class TextData:
     def decode(self, rows: Tensor) -> list[str]:
         """Each row as one line of text (detokenised; space-separated ids for the oracle)."""
         return decode_rows(rows, self.vocab, self.tokenizer)
+
+    def reference_lines(self) -> list[str]:
+        """The test sentences as BLEU references: the raw lines when the test set is a corpus of its
+        own, else the decoded held-out rows."""
+        return list(self.test_lines) if self.test_lines is not None else self.decode(self.test)
 
     def signature(self) -> dict[str, Any]:
         """What a resumed run must share: the vocabulary (or the oracle's weights) and the row width."""

@@ -23,8 +23,7 @@ from textgan.core.data import ShuffledBatches
 from textgan.core.game import Game
 from textgan.core.losses import AdversarialLoss
 from textgan.errors import UserError
-from textgan.metrics.bleu import bleu_multi
-from textgan.metrics.diversity import distinct_n
+from textgan.evaluate import GROUPS, evaluate_tokens
 from textgan.metrics.nll import nll_gen, nll_oracle
 from textgan.text.data import DataConfig, TextData, load_text_data
 from textgan.text.discriminators import RelGANDiscriminator, SeqGANDiscriminator
@@ -157,8 +156,9 @@ class TextGame(Game):
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
-        """NLL_oracle (oracle data), NLL_gen on the test rows, distinct-1..4 and BLEU-2..5 of samples;
-        writes the first samples to `out_dir/step_XXXXXXX.txt`."""
+        """NLL_oracle (oracle data) and NLL_gen on the test rows; distinct-1..4 of the samples' tokens;
+        on real text BLEU-2..5 and leave-one-out Self-BLEU-2..5 of the first `bleu_samples` samples
+        (`textgan eval`'s code and word tokenisation). Writes the first samples to `out_dir/step_XXXXXXX.txt`."""
         cfg, data = self.cfg, self.data
         samples = torch.cat([generator.sample(min(SAMPLE_CHUNK, cfg.n_eval - lo), self.seq_len)
                              for lo in range(0, cfg.n_eval, SAMPLE_CHUNK)]).cpu()
@@ -167,13 +167,10 @@ class TextGame(Game):
             metrics["nll_oracle"] = nll_oracle(data.oracle, samples)
         test = data.test[: cfg.n_eval_test] if cfg.n_eval_test else data.test
         metrics["nll_gen"] = nll_gen(generator, test, pad_id=data.pad_id, eos_id=data.eos_id, legacy=cfg.nll_legacy)
-        tokens = data.tokens(samples)
-        for n in range(1, 5):
-            metrics[f"distinct_{n}"] = distinct_n(tokens, n)
+        metrics |= evaluate_tokens(data.tokens(samples), metrics=GROUPS["distinct"])
         if cfg.bleu_samples and data.oracle is None:
             hypotheses = self._word_tokens(data.decode(samples[: cfg.bleu_samples]))
-            scores = bleu_multi(hypotheses, self._references(), (2, 3, 4, 5))
-            metrics.update({f"bleu_{n}": value for n, value in scores.items()})
+            metrics |= evaluate_tokens(hypotheses, self._references(), GROUPS["bleu"] + GROUPS["self_bleu"])
         atomic_write_text(out_dir / f"step_{step:07d}.txt", "".join(s + "\n" for s in data.decode(samples[:SAMPLES_WRITTEN])))
         return metrics
 
@@ -188,8 +185,7 @@ class TextGame(Game):
     def _references(self) -> list[list[str]]:
         """The test sentences as BLEU references (raw lines when the test set is a corpus of its own)."""
         if self._bleu_refs is None:
-            lines = list(self.data.test_lines) if self.data.test_lines is not None else self.data.decode(self.data.test)
-            self._bleu_refs = self._word_tokens(lines)
+            self._bleu_refs = self._word_tokens(self.data.reference_lines())
         return self._bleu_refs
 
     # ------------------------------------------------------------------ run folder and resume

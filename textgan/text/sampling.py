@@ -1,17 +1,55 @@
 """`textgan sample RUN_DIR`: sentences from a trained text run's generator (the EMA copy when the run
-kept one), detokenised with the vocabulary and tokeniser saved in the run folder. Registered in
-`textgan.cli`."""
+kept one), detokenised with the vocabulary and tokeniser saved in the run folder. `load_run_generator`
+is shared with `textgan sweep`. Registered in `textgan.cli`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textgan.errors import UserError
 
+if TYPE_CHECKING:
+    import torch
+
+    from textgan.config import Recipe
+    from textgan.text.generators import TextGenerator
+    from textgan.text.tokenize import Tokenizer, Vocabulary
+
 CHUNK = 1000  # sequences per sampling pass: bounds the (rows, vocab) logits
+
+
+@dataclass
+class RunGenerator:
+    """A text run's generator (eval mode) with what it takes to decode its samples: the recipe, the
+    game signature its checkpoint was saved under, and the vocabulary and tokeniser (None for the oracle)."""
+
+    recipe: Recipe
+    generator: TextGenerator
+    signature: dict[str, Any]
+    vocab: Vocabulary | None
+    tokenizer: Tokenizer | None
+
+    @property
+    def seq_len(self) -> int:
+        return int(self.signature["seq_len"])
+
+    def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
+        """n id rows (n, seq_len) on the CPU, drawn in chunks from the global torch generator."""
+        import torch
+
+        return torch.cat([self.generator.sample(min(CHUNK, n - lo), self.seq_len, temperature)
+                          for lo in range(0, n, CHUNK)]).cpu()
+
+    def decode(self, rows: torch.Tensor) -> list[str]:
+        """Each id row as one line (detokenised text; space-separated ids for oracle runs)."""
+        from textgan.text.data import decode_rows
+
+        return decode_rows(rows, self.vocab, self.tokenizer)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,41 +65,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "cpu") -> RunGenerator:
+    """The generator of a text run folder from its `checkpoint` (`last` or `best`; EMA weights when
+    the run kept them) on `device`, in eval mode; UserError for anything but a text run's folder."""
+    from textgan.config import load_recipe
+    from textgan.core.checkpoint import load_checkpoint
+    from textgan.text.data import load_run_vocabulary
+    from textgan.text.game import build_generator
+    from textgan.text.oracle import Oracle
+    from textgan.text.tokenize import BOS
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run folder not found: {run_dir}")
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(f"{run_dir} is not a run folder (no config.yaml)")
+    recipe = load_recipe(run_dir / "config.yaml")
+    if recipe.game != "text":
+        raise UserError(f"{run_dir} is a {recipe.game!r} run; sampling sentences needs a text run")
+    state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt")
+    signature = json.loads(state["signature"])["game_signature"]
+    if recipe.data.source == "oracle":
+        vocab = tokenizer = None
+        bos_id = Oracle.start_token
+    else:
+        vocab, tokenizer = load_run_vocabulary(run_dir)
+        vocab.check_fingerprint(signature["vocabulary"], f"checkpoint in {run_dir}")
+        bos_id = BOS
+    generator = build_generator(recipe.model, signature["vocab_size"], bos_id, signature["seq_len"])
+    generator.load_state_dict(state["ema"] or state["generator"])
+    generator.to(device).eval()
+    return RunGenerator(recipe, generator, signature, vocab, tokenizer)
+
+
 def sample_run(run_dir: Path, n: int, temperature: float = 1.0, checkpoint: str = "last", seed: int = 0) -> list[str]:
     """`n` detokenised sentences (space-separated ids for oracle runs) from the run's generator."""
     import torch
-
-    from textgan.config import load_recipe
-    from textgan.core.checkpoint import load_checkpoint
-    from textgan.text.data import decode_rows, load_run_vocabulary
-    from textgan.text.game import build_generator
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     if not temperature > 0:
         raise UserError(f"--temperature must be > 0, got {temperature}")
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        raise UserError(f"{run_dir} is not a run folder (no config.yaml)")
-    recipe = load_recipe(run_dir / "config.yaml")
-    if recipe.game != "text":
-        raise UserError(f"`textgan sample` needs a text run; {run_dir} is a {recipe.game!r} run")
-    state = load_checkpoint(run_dir / "checkpoints" / f"{checkpoint}.pt")
-    shapes = json.loads(state["signature"])["game_signature"]
-    if recipe.data.source == "oracle":
-        vocab = tokenizer = None
-        bos_id = 0  # the oracle's start token
-    else:
-        vocab, tokenizer = load_run_vocabulary(run_dir)
-        vocab.check_fingerprint(shapes["vocabulary"], f"checkpoint in {run_dir}")
-        bos_id = 1
-    generator = build_generator(recipe.model, shapes["vocab_size"], bos_id, shapes["seq_len"])
-    generator.load_state_dict(state["ema"] or state["generator"])
-    generator.eval()
+    run = load_run_generator(run_dir, checkpoint)
     torch.manual_seed(seed)
-    rows = torch.cat([generator.sample(min(CHUNK, n - lo), shapes["seq_len"], temperature)
-                      for lo in range(0, n, CHUNK)])
-    return decode_rows(rows, vocab, tokenizer)
+    return run.decode(run.sample(n, temperature))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,103 @@
+"""`textgan sweep RUN_DIR --temperatures LIST`: load a text run's generator and its data, run
+`textgan.sweep.sweep` over the temperatures, print the table (or JSON rows) and write the table,
+the rows and the curve into the run (RUN_DIR/sweep/) or --out. Registered in `textgan.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from textgan.errors import UserError
+
+TABLE, ROWS, PLOT = "sweep.txt", "sweep.json", "sweep.png"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `sweep` sub-command to the `textgan` parser."""
+    p = sub.add_parser(
+        "sweep", help="quality-diversity curve of a text run over sampling temperatures (table + PNG)",
+        description="Sample a text run's generator at each temperature and score quality against diversity "
+                    "(\"Language GANs Falling Short\"): NLL_oracle vs NLL_gen on the oracle; BLEU vs Self-BLEU "
+                    "and distinct-n on real text, every sample against every test sentence (word-tokenised, "
+                    "lower-cased). NLL_gen is the tempered model's per-token NLL on the test set, padding excluded.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="text run folder written by `textgan train`")
+    p.add_argument("--temperatures", required=True, metavar="LIST", help="comma list of temperatures > 0, e.g. 0.5,0.8,1,1.2")
+    p.add_argument("--n", type=int, metavar="N", help="samples per temperature (default: the run's data.n_eval)")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last", help="which checkpoint (default last)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed, the same at every temperature (default 0)")
+    p.add_argument("--out", metavar="DIR", help=f"folder for {TABLE}, {ROWS} and {PLOT} (default RUN_DIR/sweep)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device for the generator")
+    p.add_argument("--json", action="store_true", help="print the rows as one JSON list on stdout")
+    p.set_defaults(func=run)
+
+
+def parse_temperatures(spec: str) -> list[float]:
+    """The temperatures of a comma list; each must be a number > 0."""
+    temperatures = []
+    for item in (part.strip() for part in spec.split(",")):
+        if not item:
+            continue
+        try:
+            t = float(item)
+        except ValueError:
+            raise UserError(f"--temperatures: {item!r} is not a number") from None
+        if not t > 0:
+            raise UserError(f"--temperatures must all be > 0, got {item}")
+        temperatures.append(t)
+    if not temperatures:
+        raise UserError("--temperatures is empty")
+    return temperatures
+
+
+def sweep_run(run_dir: Path, temperatures: list[float], n: int | None = None, checkpoint: str = "last",
+              seed: int = 0, device: str = "cpu") -> list[dict[str, float]]:
+    """The sweep rows of a text run: its generator against its own data (reloaded from the recipe and
+    checked against the checkpoint's signature, so the test set is the one it was trained beside)."""
+    from textgan.sweep import sweep
+    from textgan.text.data import load_text_data
+    from textgan.text.sampling import load_run_generator
+    from textgan.text.tokenize import WordTokenizer
+
+    if n is not None and n < 2:
+        raise UserError(f"--n must be at least 2 (Self-BLEU scores each sample against the others), got {n}")
+    run = load_run_generator(run_dir, checkpoint, device)
+    cfg = run.recipe.data
+    data = load_text_data(cfg)
+    signature = json.loads(json.dumps({"source": cfg.source, **data.signature()}, sort_keys=True))
+    if signature != run.signature:
+        raise UserError(f"the data of {run_dir} is not what it was trained on (its recipe's data now gives "
+                        f"another vocabulary or oracle); cannot score its generator on it")
+    test = data.test[: cfg.n_eval_test] if cfg.n_eval_test else data.test
+    text = {}
+    if data.oracle is None:
+        text = {"decode": run.decode, "references": data.reference_lines(),
+                "tokenize": WordTokenizer(lowercase=True).tokenize}
+    return sweep(run.generator, temperatures, n or cfg.n_eval, run.seq_len, test, pad_id=data.pad_id,
+                 eos_id=data.eos_id, oracle=data.oracle, seed=seed, **text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from textgan.core.checkpoint import atomic_write_text
+    from textgan.device import pick_device
+    from textgan.sweep import format_table, plot_sweep
+
+    temperatures = parse_temperatures(args.temperatures)
+    run_dir = Path(args.run_dir)
+    rows = sweep_run(run_dir, temperatures, args.n, args.checkpoint, args.seed, str(pick_device(args.device)))
+    out = Path(args.out) if args.out else run_dir / "sweep"
+    table = format_table(rows)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / TABLE, table + "\n")
+        atomic_write_text(out / ROWS, json.dumps(rows, indent=1) + "\n")
+        plot_sweep(rows, out / PLOT)
+    except OSError as exc:
+        raise UserError(f"cannot write to {out}: {exc.strerror}") from None
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        print(table)
+    print(f"written: {out / TABLE}, {out / ROWS}, {out / PLOT}", file=sys.stderr)
+    return 0
