@@ -98,15 +98,20 @@ def save_checkpoint(path: Path, state: dict[str, Any], signature: dict[str, Any]
     atomic_torch_save(payload, path)
 
 
-def load_checkpoint(path: Path, signature: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Load a checkpoint; refuse (UserError) one that is unreadable or whose signature differs."""
+def load_weights_only(path: Path, what: str) -> Any:
+    """`torch.load(weights_only=True)` to the CPU; UserError naming `what` if missing or unreadable."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"checkpoint not found: {path}")
+        raise UserError(f"{what} not found: {path}")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
-        raise UserError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"cannot read {what} {path}: {str(exc).splitlines()[0]}") from None
+
+
+def load_checkpoint(path: Path, signature: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Load a checkpoint; refuse (UserError) one that is unreadable or whose signature differs."""
+    state = load_weights_only(path, "checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise UserError(f"{path} is not a textgan checkpoint (format {FORMAT_VERSION})")
     if signature is not None:
