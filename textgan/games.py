@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 GAME_MODULES = {
     "toy": "textgan.image.toy",
     "text": "textgan.text.game",
+    "image": "textgan.image.game",
 }
 
 

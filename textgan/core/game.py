@@ -94,3 +94,22 @@ class Game:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+class LatentGame(Game):
+    """A game whose generator maps Gaussian noise z ~ N(0, I) of `z_dim` to samples, with fixed
+    tensors of training and held-out reals (`_train_slice`, `_heldout`) for D's over-fitting probe."""
+
+    z_dim: int
+    device: torch.device
+    _train_slice: Tensor
+    _heldout: Tensor
+
+    def fake_batch(self, batch_size: int) -> Tensor:
+        return self.generator(torch.randn(batch_size, self.z_dim, device=self.device))
+
+    def train_slice(self) -> Tensor:
+        return self._train_slice
+
+    def heldout_slice(self) -> Tensor:
+        return self._heldout

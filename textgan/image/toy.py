@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from textgan.config import Recipe, check_choice, check_positive
 from textgan.core.data import ShuffledBatches
-from textgan.core.game import Game
+from textgan.core.game import LatentGame
 from textgan.errors import UserError
 from textgan.metrics.modes import mode_metrics
 
@@ -97,7 +97,7 @@ def mlp(n_in: int, hidden: int, layers: int, n_out: int, batch_norm: bool, dropo
     return nn.Sequential(*blocks)
 
 
-class ToyGame(Game):
+class ToyGame(LatentGame):
     """Reals from a fixed sample of the mixture, fakes from G(z) with z ~ N(0, I) drawn every step."""
 
     def __init__(self, recipe: Recipe, device: torch.device) -> None:
@@ -122,15 +122,6 @@ class ToyGame(Game):
 
     def real_batch(self) -> Tensor:
         return self.batches.next()
-
-    def fake_batch(self, batch_size: int) -> Tensor:
-        return self.generator(torch.randn(batch_size, self.z_dim, device=self.device))
-
-    def train_slice(self) -> Tensor:
-        return self._train_slice
-
-    def heldout_slice(self) -> Tensor:
-        return self._heldout
 
     def discriminate(self, x: Tensor) -> Tensor:
         """With packing, consecutive groups of `pack` samples form one input of D."""
