@@ -60,25 +60,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not recipe.name:
         recipe.name = Path(args.recipe).stem
     out = Path(args.out) if args.out else Path("runs") / recipe.name
-    _prepare_out_dir(out, args.resume)
+    main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes and prints
+    if main_process:
+        _prepare_out_dir(out, args.resume)
 
     import torch
 
+    from textgan.core import distributed as dist
     from textgan.core.seeding import seed_everything
     from textgan.core.trainer import Trainer
     from textgan.device import pick_device
     from textgan.games import build_game
 
-    device = pick_device(args.device)
-    seed_everything(recipe.seed)
-    game = build_game(recipe, device)
-    trainer = Trainer(recipe, game, out, device)
-    if args.resume:
-        trainer.resume()
-        print(f"resuming {out} from step {trainer.step}", file=sys.stderr)
-    save_recipe(recipe, out / "config.yaml")
-    print(f"training {recipe.name} ({recipe.game}) on {device}, torch {torch.__version__}, run folder {out}")
-    summary = trainer.fit()
+    device = dist.setup(pick_device(args.device))
+    try:
+        seed_everything(recipe.seed)
+        game = build_game(recipe, device)
+        trainer = Trainer(recipe, game, out, device)
+        if args.resume:
+            trainer.resume()
+        if main_process:
+            if args.resume:
+                print(f"resuming {out} from step {trainer.step}", file=sys.stderr)
+            save_recipe(recipe, out / "config.yaml")
+            ranks = f" x {dist.world_size()} processes" if dist.world_size() > 1 else ""
+            print(f"training {recipe.name} ({recipe.game}) on {device}{ranks}, torch {torch.__version__}, "
+                  f"run folder {out}")
+        summary = trainer.fit()
+    finally:
+        dist.teardown()
+    if not main_process:
+        return 0
     from textgan.core.plots import plot_training_curves
 
     plot_training_curves(out)

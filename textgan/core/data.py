@@ -5,12 +5,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from textgan.core.distributed import shard_rows
+
 
 class ShuffledBatches:
     """Endless minibatches drawn without replacement, one fresh permutation per epoch.
 
     The permutation of epoch e comes from a generator seeded with (seed, e), so the whole data order
     is captured by `(epoch, position)`: that pair is all a checkpoint needs to resume bit-for-bit.
+    `batch_size` is the global batch: under torchrun each rank gets its own rows of it, so the order
+    does not depend on the number of processes and a run resumes with any number of them.
     """
 
     def __init__(self, data: Tensor, batch_size: int, seed: int) -> None:
@@ -35,7 +39,7 @@ class ShuffledBatches:
             self._order = self._permutation(self.epoch)
         index = self._order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
-        return self.data[index]
+        return self.data[shard_rows(index)]
 
     def state_dict(self) -> dict[str, int]:
         return {"epoch": self.epoch, "position": self.position}

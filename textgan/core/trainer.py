@@ -22,6 +22,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from textgan.config import Recipe
+from textgan.core import distributed as dist
 from textgan.core import regularizers as reg
 from textgan.core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from textgan.core.ema import EMA
@@ -55,6 +56,9 @@ class Trainer:
             reg.apply_spectral_norm(D)
         G.to(device)
         D.to(device)
+        dist.broadcast_module(G)
+        dist.broadcast_module(D)
+        self.batch_size = dist.local_batch_size(self.cfg.batch_size)  # this process's share of the batch
         self.opt_g = build_optimizer(G.parameters(), recipe.optim_g)
         self.opt_d = build_optimizer(D.parameters(), recipe.optim_d)
         self.sched_g = build_scheduler(self.opt_g, recipe.optim_g, self.cfg.steps)
@@ -71,6 +75,12 @@ class Trainer:
         self.best_step = -1
         self.bad_evals = 0
         self.last_eval: dict[str, float] = {}
+        self._seed_rank()
+
+    def _seed_rank(self) -> None:
+        """Under torchrun, give each rank its own noise stream (a function of seed, step and rank)."""
+        if dist.world_size() > 1:
+            torch.manual_seed(self.recipe.seed * 1_000_003 + self.step * 1009 + dist.rank())
 
     # ----------------------------------------------------------------- checkpoints
     @property
@@ -131,6 +141,8 @@ class Trainer:
         self.last_eval = dict(t["last_eval"])
 
     def save(self, name: str) -> None:
+        if not dist.is_main():
+            return
         save_checkpoint(self.checkpoint_dir / name, self.state_dict(), self.signature())
 
     def resume(self) -> None:
@@ -140,7 +152,9 @@ class Trainer:
             self.load_state_dict(state)
         except (RuntimeError, KeyError, ValueError) as exc:
             raise UserError(f"checkpoint does not fit this recipe: {str(exc).splitlines()[0]}") from None
-        truncate_metrics(self.out_dir / "metrics.jsonl", self.step)
+        self._seed_rank()
+        if dist.is_main():
+            truncate_metrics(self.out_dir / "metrics.jsonl", self.step)
 
     # ----------------------------------------------------------------- one iteration
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -153,8 +167,9 @@ class Trainer:
         self.opt_pretrain.zero_grad(set_to_none=True)
         for _ in range(self.cfg.accumulate):
             with self._autocast():
-                loss = self.game.pretrain_loss(self.cfg.batch_size)
+                loss = self.game.pretrain_loss(self.batch_size)
             (loss / self.cfg.accumulate).backward()
+        dist.average_gradients(G)
         grad_norm = clip_and_measure(G, self.recipe.optim_pretrain)
         self._check_finite(loss, grad_norm, "generator (MLE)")
         self.opt_pretrain.step()
@@ -200,7 +215,7 @@ class Trainer:
         for _ in range(self.cfg.accumulate):
             real = game.real_batch()
             with torch.no_grad():
-                fake = game.fake_batch(self.cfg.batch_size)
+                fake = game.fake_batch(self.batch_size)
             if noise:
                 real, fake = game.add_instance_noise(real, noise), game.add_instance_noise(fake, noise)
             with self._autocast():
@@ -215,6 +230,7 @@ class Trainer:
                     loss = loss + 0.5 * lcfg.r1_weight * r1
                     stats["r1"] = r1.item()
             (loss / self.cfg.accumulate).backward()
+        dist.average_gradients(D)
         stats["grad_norm_d"] = clip_and_measure(D, self.recipe.optim_d)
         self._check_finite(loss, stats["grad_norm_d"], "discriminator")
         self.opt_d.step()
@@ -242,10 +258,11 @@ class Trainer:
         try:
             for _ in range(self.cfg.accumulate):
                 with self._autocast():
-                    loss, extra = self.game.generator_loss(self.loss, self.cfg.batch_size)
+                    loss, extra = self.game.generator_loss(self.loss, self.batch_size)
                 (loss / self.cfg.accumulate).backward()
         finally:
             D.requires_grad_(True)
+        dist.average_gradients(G)
         grad_norm = clip_and_measure(G, self.recipe.optim_g)
         self._check_finite(loss, grad_norm, "generator")
         self.opt_g.step()
@@ -319,41 +336,50 @@ class Trainer:
         cfg = self.cfg
         total = cfg.total_steps
         phase_ends = {cfg.pretrain_steps, cfg.adversarial_start, total} - {0}
-        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "samples").mkdir(parents=True, exist_ok=True)
-        self.game.save_assets(self.out_dir)
+        main = dist.is_main()  # under torchrun only rank 0 evaluates and writes
+        if main:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "samples").mkdir(parents=True, exist_ok=True)
+            self.game.save_assets(self.out_dir)
         tb_dir = self.out_dir / "tensorboard" if cfg.tensorboard else None
-        log = MetricsLog(self.out_dir / "metrics.jsonl", tb_dir)
-        bar = tqdm(total=total, initial=self.step, disable=not cfg.progress, dynamic_ncols=True, desc="train")
+        log = MetricsLog(self.out_dir / "metrics.jsonl", tb_dir) if main else None
+        bar = tqdm(total=total, initial=self.step, disable=not (cfg.progress and main), dynamic_ncols=True,
+                   desc="train")
         stopped_early = False
         try:
             while self.step < total and not stopped_early:
                 started = time.perf_counter()
                 self.step += 1
+                stats = self._phase_step()
+                stats["step_time_s"] = time.perf_counter() - started
                 record: dict[str, Any] = {"step": self.step}
-                record.update(self._phase_step())
-                record["step_time_s"] = time.perf_counter() - started
 
                 evaluating = self.step % self.recipe.eval.every == 0 or self.step in phase_ends
                 if evaluating:
-                    record.update(self.evaluate())
-                    stopped_early = self._track_best(self.last_eval)
+                    if main:
+                        record.update(self.evaluate())
+                        stopped_early = self._track_best(self.last_eval)
+                    stopped_early = dist.broadcast_flag(stopped_early)
                 self.wall_time += time.perf_counter() - started
                 if evaluating or self.step % cfg.log_every == 0:
-                    record.update(self._probe_d())
-                    log.write(record)
-                    bar.set_postfix(self._postfix(record), refresh=False)
+                    record = {"step": self.step, **dist.mean_over_ranks(stats), **record}
+                    if main:
+                        record.update(self._probe_d())
+                        log.write(record)
+                        bar.set_postfix(self._postfix(record), refresh=False)
                 if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early:
                     self.save("last.pt")
                 bar.update(1)
         finally:
             bar.close()
-            log.close()
+            if log:
+                log.close()
         summary = dict(self.last_eval, wall_time_s=self.wall_time, steps=self.step)
         if self.recipe.eval.metric and self.best_value is not None:
             summary[f"best_{self.recipe.eval.metric}"] = self.best_value
             summary["best_step"] = self.best_step
-        write_summary(self.out_dir / "summary.json", summary)
+        if main:
+            write_summary(self.out_dir / "summary.json", summary)
         return summary
 
     def _postfix(self, record: dict[str, Any]) -> dict[str, str]:
