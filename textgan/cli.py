@@ -155,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     from textgan.sweep_command import register as register_sweep
 
     register_sweep(sub)
+
+    from textgan.doctor_command import register as register_doctor
+
+    register_doctor(sub)
     return parser
 
 

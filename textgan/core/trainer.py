@@ -25,6 +25,7 @@ from textgan.config import Recipe
 from textgan.core import distributed as dist
 from textgan.core import regularizers as reg
 from textgan.core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from textgan.core.doctor_live import LiveDoctor, non_finite_tensors
 from textgan.core.ema import EMA
 from textgan.core.game import Game
 from textgan.core.logging import MetricsLog, truncate_metrics, write_summary
@@ -34,7 +35,12 @@ from textgan.errors import UserError
 
 
 class TrainingDiverged(UserError):
-    """A loss or gradient became NaN/inf; the last good checkpoint is kept untouched."""
+    """A loss or gradient became NaN/inf; the last good checkpoint is kept untouched. `values` holds the
+    offending numbers by their metrics.jsonl names (logged as the doctor's evidence)."""
+
+    def __init__(self, message: str, values: dict[str, float] | None = None) -> None:
+        super().__init__(message)
+        self.values = values or {}
 
 
 class Trainer:
@@ -75,6 +81,9 @@ class Trainer:
         self.best_step = -1
         self.bad_evals = 0
         self.last_eval: dict[str, float] = {}
+        if recipe.doctor.mode == "auto" and dist.world_size() > 1:
+            raise UserError("doctor.mode auto (rollbacks, live remedies) runs in a single process; use warn under torchrun")
+        self.doctor = LiveDoctor(self) if recipe.doctor.mode != "off" and dist.is_main() else None
         self._seed_rank()
 
     def _seed_rank(self) -> None:
@@ -112,6 +121,7 @@ class Trainer:
             "sched_pretrain": self.sched_pretrain.state_dict(),
             "game": self.game.state_dict(),
             "rng": rng_state(),
+            "doctor": self.doctor.state_dict() if self.doctor else None,
             "trainer": {
                 "wall_time": self.wall_time,
                 "best_value": self.best_value,
@@ -139,11 +149,18 @@ class Trainer:
         self.wall_time = t["wall_time"]
         self.best_value, self.best_step, self.bad_evals = t["best_value"], t["best_step"], t["bad_evals"]
         self.last_eval = dict(t["last_eval"])
+        if self.doctor and state.get("doctor"):
+            self.doctor.load_state_dict(state["doctor"])
 
     def save(self, name: str) -> None:
         if not dist.is_main():
             return
-        save_checkpoint(self.checkpoint_dir / name, self.state_dict(), self.signature())
+        state = self.state_dict()
+        bad = non_finite_tensors(state)
+        if bad:  # never replace a good checkpoint by a broken one
+            raise TrainingDiverged(f"refusing to save {name} at step {self.step}: non-finite weights in "
+                                   f"{', '.join(bad[:3])}; the last good checkpoint in {self.checkpoint_dir} is kept")
+        save_checkpoint(self.checkpoint_dir / name, state, self.signature())
 
     def resume(self) -> None:
         """Continue from `checkpoints/last.pt`; the metrics log is cut back to that step."""
@@ -272,11 +289,21 @@ class Trainer:
 
     def _check_finite(self, loss: Tensor, grad_norm: float, network: str) -> None:
         if not (torch.isfinite(loss).item() and math.isfinite(grad_norm)):
+            loss_key, norm_key = {"discriminator": ("d_loss", "grad_norm_d"), "generator": ("g_loss", "grad_norm_g"),
+                                  "generator (MLE)": ("mle_loss", "grad_norm_g")}[network]
             raise TrainingDiverged(
                 f"training diverged at step {self.step}: the {network}'s loss or gradient is not finite "
                 f"(loss {loss.item():.4g}, grad norm {grad_norm:.4g}); the last good checkpoint in "
-                f"{self.checkpoint_dir} is kept. Lower the learning rate or set optim_*.clip_norm"
+                f"{self.checkpoint_dir} is kept. Lower the learning rate or set optim_*.clip_norm",
+                {loss_key: loss.item(), norm_key: grad_norm},
             )
+
+    def _recover(self, exc: TrainingDiverged, log: MetricsLog | None) -> bool:
+        """Log the non-finite values (the doctor's evidence); True when the live doctor rolled back."""
+        if log is None:
+            return False
+        log.write({"step": self.step, **exc.values})
+        return self.doctor is not None and self.doctor.recover(exc.values, str(exc), log)
 
     @torch.no_grad()
     def _probe_d(self) -> dict[str, float]:
@@ -346,11 +373,18 @@ class Trainer:
         bar = tqdm(total=total, initial=self.step, disable=not (cfg.progress and main), dynamic_ncols=True,
                    desc="train")
         stopped_early = False
+        if self.doctor and main:
+            self.doctor.take_snapshot()
         try:
             while self.step < total and not stopped_early:
                 started = time.perf_counter()
                 self.step += 1
-                stats = self._phase_step()
+                try:
+                    stats = self._phase_step()
+                except TrainingDiverged as exc:
+                    if self._recover(exc, log):
+                        continue
+                    raise
                 stats["step_time_s"] = time.perf_counter() - started
                 record: dict[str, Any] = {"step": self.step}
 
@@ -367,6 +401,8 @@ class Trainer:
                         record.update(self._probe_d())
                         log.write(record)
                         bar.set_postfix(self._postfix(record), refresh=False)
+                        if self.doctor:
+                            stopped_early = self.doctor.after_log(record, log) or stopped_early
                 if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early:
                     self.save("last.pt")
                 bar.update(1)

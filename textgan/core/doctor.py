@@ -1,0 +1,486 @@
+"""The GAN doctor's detectors: read a run's logged history and name the classic pitfalls.
+
+Game-independent: every detector reads only what the trainer logs (losses, D's outputs and
+accuracies, gradient norms, r_t, D on a training slice and on held-out reals) and the evaluation
+metrics a game reports, using only the keys that exist. Thresholds come from the recipe's `doctor:`
+section (`textgan.config.DoctorConfig`); windows count logged records.
+
+| pitfall | fires when |
+|---|---|
+| `non_finite` | a logged loss or gradient norm is NaN/inf (always critical) |
+| `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records, or `grad_max` |
+| `vanishing_gradient` | D's accuracy on reals and on fakes ≥ `d_acc_saturated` and G's gradient norm ≤ `vanish_ratio` × its peak, in `min_fraction` of a `window` |
+| `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its best (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above its lowest, `domain_fid` rises `collapse_drop` above its lowest, or `mode_kl` ≥ `collapse_mode_kl`; toy signals (modes, mode_kl) count only while `high_quality_fraction` ≥ `collapse_min_quality` (good samples from few modes; mode counts of poor samples are noise) |
+| `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap`, or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
+| `g_underfitting` | D rejects ≥ `underfit_d_acc` of the fakes over a `window`, G's loss does not fall, and the quality metric improved less than `stall_tol` (relative) over the last `stall_evals` evaluations |
+| `oscillation` | the D or G loss, detrended over `osc_window` records, has an autocorrelation peak ≥ `osc_acf` after a dip ≤ -`osc_acf`/2 (a cycle) with amplitude ≥ `osc_amplitude` × its mean magnitude, in `min_fraction` of 5 consecutive windows |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from textgan.config import DoctorConfig
+from textgan.core.remedies import CAUSES, remedy
+
+PITFALLS = ("non_finite", "exploding_gradient", "vanishing_gradient", "d_overfitting", "mode_collapse",
+            "g_underfitting", "oscillation")
+SEVERITIES = ("critical", "warning", "info")
+DOCTOR_KEYS = ("doctor_action", "doctor_finding")
+# Diversity signals: (key, True when higher means more diverse).
+DIVERSITY_UP = ("modes_covered", "distinct_1", "distinct_2", "distinct_3", "distinct_4", "feature_variance")
+DIVERSITY_DOWN = ("self_bleu_2", "self_bleu_3", "self_bleu_4", "self_bleu_5")
+# Quality metrics the stall check watches when the recipe names no eval.metric: (key, mode).
+QUALITY_DEFAULTS = (("high_quality_fraction", "max"), ("nll_oracle", "min"), ("fid", "min"), ("domain_fid", "min"),
+                    ("bleu_4", "max"), ("bleu_2", "max"))
+
+
+@dataclass
+class Finding:
+    """One diagnosed pitfall: what, how bad, where in the run, the numbers, and the fix."""
+
+    pitfall: str
+    severity: str
+    first_step: int
+    last_step: int
+    evidence: str
+    remedy: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def cause(self) -> str:
+        return CAUSES[self.pitfall]
+
+
+@dataclass
+class RunContext:
+    """What the detectors and remedies know besides the history: the resolved recipe (or {})."""
+
+    config: dict[str, Any]
+
+    @property
+    def quality(self) -> tuple[str, str] | None:
+        ev = self.config.get("eval") or {}
+        return (ev["metric"], ev.get("mode", "max")) if ev.get("metric") else None
+
+
+def training_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-step records of a metrics log on the run's final timeline: without the doctor's own
+    action/finding records, and without the records a rollback superseded (a later record with a
+    lower or equal step cuts everything logged from that step on before it)."""
+    kept: list[dict[str, Any]] = []
+    floor = math.inf
+    for r in reversed(records):
+        step = r.get("step")
+        if isinstance(step, int) and not any(k in r for k in DOCTOR_KEYS) and step < floor:
+            kept.append(r)
+            floor = step
+    return kept[::-1]
+
+
+class History:
+    """A run's logged records as aligned numeric columns (NaN where a record lacks the key)."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = training_records(records)
+        self.steps = np.array([r["step"] for r in self.records], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def column(self, key: str) -> np.ndarray:
+        return np.array([_number(r.get(key)) for r in self.records], dtype=np.float64)
+
+    def has(self, key: str) -> bool:
+        return any(_is_number(r.get(key)) for r in self.records)
+
+    def rows_with(self, key: str) -> np.ndarray:
+        """Indices of the records that carry a number for `key` (evaluation steps for eval metrics)."""
+        return np.array([i for i, r in enumerate(self.records) if _is_number(r.get(key))], dtype=np.int64)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> float:
+    return float(value) if _is_number(value) else math.nan
+
+
+def sustained(mask: np.ndarray, window: int, fraction: float) -> np.ndarray:
+    """True at i when `mask` held in at least `fraction` of the full trailing window ending at i."""
+    out = np.zeros(len(mask), dtype=bool)
+    if len(mask) < window:
+        return out
+    counts = np.concatenate([[0], np.cumsum(mask)])
+    out[window - 1:] = (counts[window:] - counts[:-window]) >= math.ceil(fraction * window - 1e-9)
+    return out
+
+
+def _span(steps: np.ndarray, fired: np.ndarray, mask: np.ndarray, window: int) -> tuple[int, int, int]:
+    """(first step, last step, index of the last firing): the first step is where the condition began
+    inside the first window that fired."""
+    idx = np.flatnonzero(fired)
+    first = int(idx[0])
+    start = max(0, first - window + 1)
+    began = start + int(np.argmax(mask[start:first + 1])) if mask[start:first + 1].any() else first
+    return int(steps[began]), int(steps[idx[-1]]), int(idx[-1])
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+# ----------------------------------------------------------------------------- detectors
+def detect_non_finite(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
+    bad = [i for i, r in enumerate(h.records) if r.get("non_finite")]
+    if not bad:
+        return None
+    names = sorted({k for i in bad for k in h.records[i]["non_finite"]})
+    first = h.records[bad[0]]
+    before = [r for r in h.records[: bad[0]] if not r.get("non_finite")]
+    last_ok = ""
+    if before:
+        norms = {k: before[-1][k] for k in ("grad_norm_g", "grad_norm_d") if _is_number(before[-1].get(k))}
+        last_ok = "; last finite record (step {}): {}".format(
+            before[-1]["step"], ", ".join(f"{k} {_fmt(v)}" for k, v in norms.items()) or "no gradient norms")
+    evidence = (f"non-finite {', '.join(names)} at step {first['step']}"
+                f"{f' and {len(bad) - 1} later record(s)' if len(bad) > 1 else ''}{last_ok}")
+    return Finding("non_finite", "critical", int(first["step"]), int(h.records[bad[-1]]["step"]), evidence,
+                   remedy("non_finite", ctx.config))
+
+
+def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
+    hits: list[tuple[int, str, float, float]] = []
+    for key in ("grad_norm_g", "grad_norm_d"):
+        values = h.column(key)
+        for i, v in enumerate(values):
+            if not math.isfinite(v):
+                continue
+            prev = values[max(0, i - cfg.window):i]
+            prev = prev[np.isfinite(prev)]
+            median = float(np.median(prev)) if len(prev) >= 3 else math.nan
+            if v > cfg.grad_max or (math.isfinite(median) and median > 0 and v > cfg.grad_spike * median):
+                hits.append((i, key, v, median))
+    if not hits:
+        return None
+    hits.sort()
+    worst = max(hits, key=lambda t: t[2] / t[3] if t[3] > 0 else math.inf)
+    i, key, v, median = worst
+    ratio = f" = {_fmt(v / median)}× the median {_fmt(median)} of the previous records" if median > 0 else ""
+    diverged = any(h.records[j].get("non_finite") for j in range(hits[0][0], len(h)))
+    severity = "critical" if diverged or v > cfg.grad_max else "warning"
+    evidence = (f"{len(hits)} gradient-norm spike(s); largest {key} {_fmt(v)} at step {h.steps[i]}{ratio}"
+                f"{'; followed by non-finite values' if diverged else ''}")
+    return Finding("exploding_gradient", severity, int(h.steps[hits[0][0]]), int(h.steps[hits[-1][0]]), evidence,
+                   remedy("exploding_gradient", ctx.config))
+
+
+def detect_vanishing_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
+    if not (h.has("grad_norm_g") and h.has("d_acc_real") and h.has("g_loss")):
+        return None
+    rows = h.rows_with("g_loss")
+    acc_r, acc_f = h.column("d_acc_real")[rows], h.column("d_acc_fake")[rows]
+    gn = h.column("grad_norm_g")[rows]
+    peak = np.fmax.accumulate(np.where(np.isfinite(gn), gn, 0.0))
+    mask = (acc_r >= cfg.d_acc_saturated) & (acc_f >= cfg.d_acc_saturated) & (gn <= cfg.vanish_ratio * peak)
+    fired = sustained(mask, cfg.window, cfg.min_fraction)
+    if not fired.any():
+        return None
+    first, last, at = _span(h.steps[rows], fired, mask, cfg.window)
+    w = slice(at - cfg.window + 1, at + 1)
+    ratio = float(np.nanmean(gn[w]) / peak[at]) if peak[at] > 0 else 0.0
+    severity = "critical" if ratio < cfg.vanish_ratio / 10 else "warning"
+    loss = (ctx.config.get("loss") or {}).get("name")
+    evidence = (f"D accuracy real {_fmt(np.nanmean(acc_r[w]))} / fake {_fmt(np.nanmean(acc_f[w]))} and G gradient "
+                f"norm {_fmt(np.nanmean(gn[w]))} = {_fmt(ratio)} of its peak {_fmt(peak[at])} over steps "
+                f"{h.steps[rows][at - cfg.window + 1]}-{h.steps[rows][at]}"
+                f"{' with the saturating vanilla loss' if loss == 'vanilla' else ''}")
+    return Finding("vanishing_gradient", severity, first, last, evidence, remedy("vanishing_gradient", ctx.config))
+
+
+def _diversity_conditions(h: History, cfg: DoctorConfig) -> list[tuple[np.ndarray, np.ndarray, Callable[[int], str]]]:
+    """(eval rows, collapsed mask, evidence at a row) for each diversity signal the run logged."""
+    out: list[tuple[np.ndarray, np.ndarray, Callable[[int], str]]] = []
+
+    def add(key: str, rows: np.ndarray, mask: np.ndarray, ref: np.ndarray, word: str) -> None:
+        v = h.column(key)[rows]
+        out.append((rows, mask, lambda j: f"{key} {_fmt(v[j])} against its {word} {_fmt(ref[j])}"))
+
+    quality = h.column("high_quality_fraction")
+    for key in DIVERSITY_UP:
+        rows = h.rows_with(key)
+        if len(rows):
+            v = h.column(key)[rows]
+            best = np.fmax.accumulate(v)
+            trusted = ~(quality[rows] < cfg.collapse_min_quality)  # NaN (no quality signal): trusted
+            add(key, rows, (v <= (1 - cfg.collapse_drop) * best) & trusted, best, "best")
+    for key in DIVERSITY_DOWN:
+        rows = h.rows_with(key)
+        if len(rows):
+            v = h.column(key)[rows]
+            low = np.fmin.accumulate(v)
+            add(key, rows, v - low >= cfg.self_bleu_rise, low, "lowest")
+    rows = h.rows_with("domain_fid")
+    if len(rows):
+        v = h.column("domain_fid")[rows]
+        low = np.fmin.accumulate(v)
+        add("domain_fid", rows, v >= (1 + cfg.collapse_drop) * low, low, "lowest")
+    rows = h.rows_with("mode_kl")
+    if len(rows) and h.has("high_quality_fraction"):
+        kl, hq = h.column("mode_kl")[rows], h.column("high_quality_fraction")[rows]
+        mask = (kl >= cfg.collapse_mode_kl) & (hq >= cfg.collapse_min_quality)
+        extra = h.column("modes_covered")[rows]
+        out.append((rows, mask, lambda j: f"mode_kl {_fmt(kl[j])} (0 = all modes equally) with "
+                                          f"{_fmt(100 * hq[j])}% high-quality samples and {_fmt(extra[j])} modes covered"))
+    return out
+
+
+def detect_mode_collapse(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
+    fired = [(rows, mask, say) for rows, mask, say in _diversity_conditions(h, cfg) if mask.any()]
+    if not fired:
+        return None
+    first = min(int(h.steps[rows[np.argmax(mask)]]) for rows, mask, _ in fired)
+    last = max(int(h.steps[rows[np.flatnonzero(mask)[-1]]]) for rows, mask, _ in fired)
+    now = [say(len(mask) - 1) for rows, mask, say in fired if mask[-1]]
+    if now:
+        severity, evidence = "critical", "at the last evaluation (step {}): {}".format(
+            int(h.steps[fired[0][0][-1]]), "; ".join(now))
+    else:
+        severity = "warning"
+        rows, mask, say = fired[0]
+        j = int(np.flatnonzero(mask)[-1])
+        evidence = f"at step {int(h.steps[rows[j]])}: {say(j)} (recovered by the last evaluation)"
+    return Finding("mode_collapse", severity, first, last, evidence, remedy("mode_collapse", ctx.config))
+
+
+def detect_d_overfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
+    if not (h.has("d_train_slice") and h.has("d_heldout")):
+        return None
+    rows = h.rows_with("d_heldout")
+    gap = h.column("d_train_slice")[rows] - h.column("d_heldout")[rows]
+    rt, rt_held = h.column("rt_train_slice")[rows], h.column("rt_heldout")[rows]
+    rt_gap = np.where(np.isfinite(rt) & np.isfinite(rt_held), rt - rt_held, 0.0)
+    mask = (gap >= cfg.overfit_gap) | (rt_gap >= cfg.overfit_rt_gap)
+    fired = sustained(mask, cfg.window, cfg.min_fraction)
+    if not fired.any():
+        return None
+    first, last, at = _span(h.steps[rows], fired, mask, cfg.window)
+    w = slice(at - cfg.window + 1, at + 1)
+    mean_gap = float(np.nanmean(gap[w]))
+    severity = "critical" if mean_gap >= 2 * cfg.overfit_gap else "warning"
+    evidence = (f"D's mean logit on training reals exceeds held-out reals by {_fmt(mean_gap)} (threshold "
+                f"{_fmt(cfg.overfit_gap)}); r_t {_fmt(np.nanmean(rt[w]))} on the training slice vs "
+                f"{_fmt(np.nanmean(rt_held[w]))} on held-out reals, steps {h.steps[rows][w][0]}-{h.steps[rows][at]}")
+    return Finding("d_overfitting", severity, first, last, evidence, remedy("d_overfitting", ctx.config))
+
+
+def _quality(h: History, ctx: RunContext) -> tuple[str, str] | None:
+    wanted = ctx.quality
+    if wanted and h.has(wanted[0]):
+        return wanted
+    return next(((k, m) for k, m in QUALITY_DEFAULTS if h.has(k)), None)
+
+
+def _stalled_at(h: History, cfg: DoctorConfig, ctx: RunContext) -> tuple[np.ndarray, str]:
+    """Per record: the quality metric improved less than `stall_tol` over the last `stall_evals`
+    evaluations up to it (False where too few evaluations); and the metric's name."""
+    out = np.zeros(len(h), dtype=bool)
+    quality = _quality(h, ctx)
+    if quality is None:
+        return out, ""
+    key, mode = quality
+    rows = h.rows_with(key)
+    v = h.column(key)[rows] * (1 if mode == "max" else -1)
+    k = cfg.stall_evals
+    for j in range(k, len(rows)):
+        before, recent = v[: j - k + 1].max(), v[j - k + 1: j + 1].max()
+        gain = (recent - before) / max(abs(before), 1e-12)
+        if gain < cfg.stall_tol:
+            end = rows[j + 1] if j + 1 < len(rows) else len(h)
+            out[rows[j]:end] = True
+    return out, key
+
+
+def detect_g_underfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
+    if not (h.has("g_loss") and h.has("d_acc_fake")):
+        return None
+    stalled, key = _stalled_at(h, cfg, ctx)
+    if not key:
+        return None
+    rows = h.rows_with("g_loss")
+    g, acc_f = h.column("g_loss")[rows], h.column("d_acc_fake")[rows]
+    rejecting = sustained(acc_f >= cfg.underfit_d_acc, cfg.window, cfg.min_fraction)
+    half = cfg.window // 2
+    not_falling = np.zeros(len(rows), dtype=bool)
+    for i in range(cfg.window - 1, len(rows)):
+        early, late = g[i - cfg.window + 1: i - half + 1], g[i - half + 1: i + 1]
+        not_falling[i] = np.nanmean(late) >= np.nanmean(early) - cfg.stall_tol * abs(np.nanmean(early))
+    mask = rejecting & not_falling & stalled[rows]
+    if not mask.any():
+        return None
+    first, last, at = _span(h.steps[rows], mask, mask, 1)
+    w = slice(at - cfg.window + 1, at + 1)
+    q = h.column(key)[h.rows_with(key)]
+    evidence = (f"D rejects {_fmt(100 * np.nanmean(acc_f[w]))}% of the fakes, G loss "
+                f"{_fmt(g[w][0])} -> {_fmt(g[w][-1])} (not falling) and {key} moved less than "
+                f"{_fmt(100 * cfg.stall_tol)}% over the last {cfg.stall_evals} evaluations "
+                f"({', '.join(_fmt(x) for x in q[-cfg.stall_evals - 1:])})")
+    severity = "warning" if mask[-1] else "info"
+    return Finding("g_underfitting", severity, first, last, evidence, remedy("g_underfitting", ctx.config))
+
+
+def cycle_strength(series: np.ndarray, min_acf: float) -> tuple[float, int]:
+    """(autocorrelation at the cycle's period, period in records) of a linearly detrended series, or
+    (0, 0) when there is no cycle: no dip ≤ -min_acf/2 followed by a peak within half its length."""
+    x = series[np.isfinite(series)]
+    n = len(x)
+    if n < 8:
+        return 0.0, 0
+    t = np.arange(n)
+    x = x - np.polyval(np.polyfit(t, x, 1), t)
+    denom = float(np.dot(x, x))
+    if denom <= 0:
+        return 0.0, 0
+    acf = np.array([np.dot(x[: n - k], x[k:]) / denom for k in range(n // 2 + 1)])
+    dips = np.flatnonzero(acf <= -min_acf / 2)
+    if not len(dips):
+        return 0.0, 0
+    after = acf[dips[0]:]
+    lag = dips[0] + int(np.argmax(after))
+    return float(acf[lag]), int(lag)
+
+
+def detect_oscillation(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
+    best: tuple[float, str, int, int] | None = None
+    span: list[int] = []
+    for key in ("d_loss", "g_loss"):
+        rows = h.rows_with(key)
+        if len(rows) < cfg.osc_window:
+            continue
+        v = h.column(key)[rows]
+        mask = np.zeros(len(rows), dtype=bool)
+        for i in range(cfg.osc_window - 1, len(rows)):
+            seg = v[i - cfg.osc_window + 1: i + 1]
+            strength, period = cycle_strength(seg, cfg.osc_acf)
+            amplitude = float(np.nanstd(seg))
+            if strength >= cfg.osc_acf and amplitude >= cfg.osc_amplitude * max(float(np.nanmean(np.abs(seg))), 1e-12):
+                mask[i] = True
+                if best is None or strength > best[0]:
+                    best = (strength, key, period, int(h.steps[rows][i]))
+        fired = sustained(mask, 5, cfg.min_fraction)
+        if fired.any():
+            first, last, _ = _span(h.steps[rows], fired, mask, cfg.osc_window)
+            span = [min(span[0], first), max(span[1], last)] if span else [first, last]
+    if not span or best is None:
+        return None
+    strength, key, period, step = best
+    steps_per_record = int(np.median(np.diff(h.steps))) if len(h) > 1 else 1
+    evidence = (f"{key} cycles with a period of about {period * steps_per_record} steps (autocorrelation "
+                f"{_fmt(strength)} at that lag, window ending at step {step})")
+    return Finding("oscillation", "warning", span[0], span[1], evidence, remedy("oscillation", ctx.config))
+
+
+DETECTORS: dict[str, Callable[[History, DoctorConfig, RunContext], Finding | None]] = {
+    "non_finite": detect_non_finite,
+    "exploding_gradient": detect_exploding_gradient,
+    "vanishing_gradient": detect_vanishing_gradient,
+    "d_overfitting": detect_d_overfitting,
+    "mode_collapse": detect_mode_collapse,
+    "g_underfitting": detect_g_underfitting,
+    "oscillation": detect_oscillation,
+}
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Most severe first; within a severity, root causes (in `PITFALLS` order) before consequences."""
+    return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), PITFALLS.index(f.pitfall), f.first_step))
+
+
+def diagnose_records(records: list[dict[str, Any]], cfg: DoctorConfig | None = None,
+                     config: dict[str, Any] | None = None) -> list[Finding]:
+    """Run every detector on a run's records (metrics.jsonl lines) and add the pitfalls that the live
+    doctor remedied during training (its `doctor_action` records) when the history no longer shows them."""
+    cfg = cfg or DoctorConfig()
+    ctx = RunContext(config or {})
+    history = History(records)
+    findings = [f for detect in DETECTORS.values() if (f := detect(history, cfg, ctx)) is not None]
+    found = {f.pitfall for f in findings}
+    for r in records:
+        pitfall = r.get("pitfall")
+        if "doctor_action" in r and pitfall in PITFALLS and pitfall not in found:
+            found.add(pitfall)
+            findings.append(Finding(pitfall, r.get("severity", "warning"), int(r["step"]), int(r["step"]),
+                                    f"{r.get('evidence', '')}; remedied during training at step {r['step']}: "
+                                    f"{r.get('detail', r['doctor_action'])}", remedy(pitfall, ctx.config)))
+    return sort_findings(findings)
+
+
+@dataclass
+class Diagnosis:
+    """`textgan doctor`'s answer for one run folder."""
+
+    run_dir: str
+    records: list[dict[str, Any]]
+    findings: list[Finding]
+    last_step: int
+    finished: bool
+
+    @property
+    def healthy(self) -> bool:
+        return not self.findings
+
+    def to_json(self) -> dict[str, Any]:
+        """The public `--json` object: `{"healthy": bool, "findings": [...]}`, most severe first."""
+        return {"healthy": self.healthy, "findings": [f.to_json() for f in self.findings]}
+
+
+def doctor_config(config: dict[str, Any]) -> DoctorConfig:
+    """The thresholds of a run's resolved recipe (`doctor:` section; defaults for keys it lacks)."""
+    from textgan.errors import UserError
+
+    section = config.get("doctor") or {}
+    known = {k: v for k, v in section.items() if k in DoctorConfig.__dataclass_fields__}
+    try:
+        cfg = DoctorConfig(**known)
+        cfg.validate()
+    except (TypeError, UserError):
+        return DoctorConfig()
+    return cfg
+
+
+def diagnose_run(run_dir: str | Path) -> Diagnosis:
+    """Read a finished or still-running run folder (a torn last line of metrics.jsonl is ignored) and
+    diagnose it. UserError when the folder or its metrics are missing or empty."""
+    import yaml
+
+    from textgan.core.logging import read_metrics
+    from textgan.errors import UserError
+
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise UserError(f"run folder not found: {run}")
+    metrics = run / "metrics.jsonl"
+    if not metrics.is_file():
+        raise UserError(f"{run} holds no metrics.jsonl: is it a textgan run folder?")
+    records = read_metrics(metrics)
+    timeline = training_records(records)
+    if not timeline:
+        raise UserError(f"{metrics} holds no logged steps yet")
+    config: dict[str, Any] = {}
+    if (run / "config.yaml").is_file():
+        try:
+            loaded = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+            config = loaded if isinstance(loaded, dict) else {}
+        except (yaml.YAMLError, UnicodeDecodeError):
+            config = {}
+    findings = diagnose_records(records, doctor_config(config), config)
+    return Diagnosis(str(run), records, findings, int(timeline[-1]["step"]), (run / "summary.json").is_file())
