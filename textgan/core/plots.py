@@ -1,11 +1,13 @@
 """The training curves of a run as one PNG: losses, D's outputs on real/fake/held-out data, gradient
-norms and the evaluation metrics, read back from `metrics.jsonl`."""
+norms and the evaluation metrics, read back from `metrics.jsonl` (the doctor's records and steps a
+rollback superseded left out)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from textgan.core.checkpoint import atomic_save_figure
+from textgan.core.doctor import training_records
 from textgan.core.logging import read_metrics
 
 PANELS = (
@@ -17,7 +19,7 @@ PANELS = (
 
 def plot_training_curves(run_dir: Path) -> Path | None:
     """Write `run_dir/curves.png`; returns its path, or None when nothing was logged yet."""
-    records = read_metrics(Path(run_dir) / "metrics.jsonl")
+    records = training_records(read_metrics(Path(run_dir) / "metrics.jsonl"))
     if not records:
         return None
     import matplotlib
@@ -50,7 +52,7 @@ def plot_training_curves(run_dir: Path) -> Path | None:
 def _eval_metric_names(records: list[dict]) -> set[str]:
     """Keys that appear only on some records (evaluation steps), excluding the per-step signals."""
     always = set.intersection(*(set(r) for r in records))
-    per_step = {k for _, keys in PANELS for k in keys} | {"step", "lr_g", "lr_d", "step_time_s", "rt", "rt_heldout",
+    per_step = {k for _, keys in PANELS for k in keys} | {"step", "lr_g", "lr_d", "step_time_s", "rt", "rt_heldout", "rt_train_slice",
                                                           "d_acc_real", "d_acc_fake", "gp", "r1", "instance_noise",
                                                           "non_finite"}
     return {k for r in records for k in r if k not in always and k not in per_step}
