@@ -169,7 +169,7 @@ class DoctorConfig:
     fires when it holds in at least `min_fraction` of the window.
     """
 
-    mode: str = "off"
+    mode: str | bool = "off"  # YAML 1.1 reads a bare `off` as false
     every: int = 5
     window: int = 20
     min_fraction: float = 0.8
@@ -193,7 +193,9 @@ class DoctorConfig:
     max_actions: int = 5
 
     def validate(self) -> None:
-        check_choice(self.mode, DOCTOR_MODES, "doctor.mode")
+        if self.mode is False:
+            self.mode = "off"
+        check_choice(str(self.mode), DOCTOR_MODES, "doctor.mode")
         for key in ("every", "window", "stall_evals", "osc_window", "max_actions", "grad_spike", "grad_max"):
             check_positive(getattr(self, key), f"doctor.{key}")
         for key in ("min_fraction", "d_acc_saturated", "vanish_ratio", "collapse_drop", "collapse_min_quality",
