@@ -4,6 +4,7 @@ sample grids, domain metrics, aug_p and summary.json; bad input exits 2 with one
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -114,3 +115,26 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path: Path, capsys, overrides
     assert main(["train", str(_recipe(tmp_path)), "--out", str(tmp_path / "o"), *sets]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+@pytest.mark.parametrize("name", ["dcgan_mnist", "dcgan_cifar10", "sngan_cifar10"])
+def test_bundled_recipes_validate(name):
+    from textgan.cli import RECIPES_DIR
+    from textgan.config import load_recipe
+
+    recipe = load_recipe(RECIPES_DIR / f"{name}.yaml")
+    assert recipe.game == "image" and recipe.description
+
+
+def test_sngan_recipe_runs_on_a_labelled_npz(tmp_path: Path):
+    rng = np.random.RandomState(0)
+    np.savez(tmp_path / "tiny.npz", images=rng.randint(0, 256, (120, 32, 32, 3), dtype=np.uint8),
+             labels=rng.randint(0, 3, 120))
+    sets = ["data.source=numpy", f"data.path={tmp_path / 'tiny.npz'}", "data.n_heldout=16", "data.n_eval=20",
+            "data.grid_size=4", "data.classifier_steps=2", f"data.cache_dir={tmp_path / 'cache'}",
+            "model.g_channels=8", "model.d_channels=8", "train.steps=2", "train.n_critic=2", "train.batch_size=8",
+            "eval.every=2", "train.progress=false"]
+    args = ["train", "sngan_cifar10", "--out", str(tmp_path / "run")] + [x for s in sets for x in ("--set", s)]
+    assert main(args) == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["steps"] == 2 and "domain_fid" in summary

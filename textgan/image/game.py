@@ -5,8 +5,9 @@ Evaluation (every `eval.every` steps, on the EMA generator when EMA is on) write
 a fixed batch of noise to `samples/step_NNNNNNN.png` and reports:
 - `domain_fid`, `domain_is_mean`, `domain_is_std`: FID and Inception Score computed with a small CNN
   classifier trained by textgan on the data set's labels (cached on disk; no external weights);
-- `is_mean`, `is_std`: the Inception Score of the FID Inception when one is configured
-  (`data.fid: true`), otherwise the domain classifier's (equal to `domain_is_*`);
+- `is_mean`, `is_std`: with `data.fid: true`, the Inception Score on the FID Inception's logits
+  (absent when the network gives none, as a TorchScript pool3-only Inception); without it, the
+  domain classifier's (equal to `domain_is_*`);
 - `fid`, `kid` (and `kid_std`): with `data.fid: true`, on the FID Inception's pool3 features.
 The real side of every metric is `data.n_eval` training images, cached per (data, extractor).
 """
@@ -234,7 +235,8 @@ class ImageGame(LatentGame):
             pool, logits = self.domain.features(fakes)
             metrics["domain_fid"] = fid_from_features(self._reals(self.domain).pool, pool)
             metrics["domain_is_mean"], metrics["domain_is_std"] = inception_score(logits, 10)
-            metrics["is_mean"], metrics["is_std"] = metrics["domain_is_mean"], metrics["domain_is_std"]
+            if self.inception is None:
+                metrics["is_mean"], metrics["is_std"] = metrics["domain_is_mean"], metrics["domain_is_std"]
         if self.inception is not None:
             pool, logits = self.inception.features(fakes)
             real = self._reals(self.inception).pool
