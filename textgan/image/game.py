@@ -9,7 +9,8 @@ a fixed batch of noise to `samples/step_NNNNNNN.png` and reports:
   (absent when the network gives none, as a TorchScript pool3-only Inception); without it, the
   domain classifier's (equal to `domain_is_*`);
 - `fid`, `kid` (and `kid_std`): with `data.fid: true`, on the FID Inception's pool3 features.
-The real side of every metric is `data.n_eval` training images, cached per (data, extractor).
+The real side of every metric is `data.n_eval` images of the data set (the same ones whatever the
+recipe's seed), its features cached on disk per (data, extractor).
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ class ImageGame(LatentGame):
         images = self.data.images.to(device)
         self._heldout = to_unit_range(images[held])
         self._train_slice = to_unit_range(images[train[: data_cfg.n_heldout]])
-        self._eval_reals = self.data.images[train[: data_cfg.n_eval]]
+        fixed = torch.randperm(n, generator=torch.Generator().manual_seed(0))  # the same reals for every seed
+        self._eval_reals = self.data.images[fixed[: data_cfg.n_eval]]
         self.batches = ShuffledBatches(images[train], recipe.train.batch_size, recipe.seed)
         self.generator, self.discriminator = build_models(
             model.arch, model.z_dim, data_cfg.image_size, data_cfg.channels, model.g_channels, model.d_channels)
@@ -195,6 +197,8 @@ class ImageGame(LatentGame):
 
         model, acc = load_or_train(self.data, self.cfg.classifier_steps, self._cache_dir)
         self.classifier_accuracy = acc
+        print(f"domain classifier: {100 * acc:.2f} % accuracy on its held-out 20 % of {self.data.description}",
+              file=sys.stderr)
         return module_extractor(model, f"textgan-smallcnn-v{VERSION}")
 
     def _inception_extractor(self, device: torch.device) -> Any:
@@ -215,7 +219,7 @@ class ImageGame(LatentGame):
         if extractor.name not in self._real_cache:
             from textgan.image.features import real_features
 
-            fingerprint = f"{self.data.digest()}|eval{len(self._eval_reals)}|seed-order"
+            fingerprint = f"{self.data.digest()}|first {len(self._eval_reals)} of permutation seed 0"
             self._real_cache[extractor.name] = real_features(
                 extractor, to_unit_range(self._eval_reals), fingerprint, self._cache_dir)
         return self._real_cache[extractor.name]
