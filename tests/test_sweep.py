@@ -140,7 +140,7 @@ def test_bad_input_is_one_error_line(runs, tmp_path, capsys, args, message):
 
 def test_a_run_whose_data_changed_is_refused(runs, tmp_path, capsys):
     run = tmp_path / "run"
-    shutil.copytree(runs["text"], run)
+    shutil.copytree(runs["text"], run, ignore=shutil.ignore_patterns("sweep"))
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["data"]["train_files"] = [str(write_corpus(tmp_path / "other.txt", 300, 1, [w.upper() for w in WORDS]))]
     (run / "config.yaml").write_text(yaml.safe_dump(config))
