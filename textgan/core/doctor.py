@@ -11,7 +11,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 | `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records, or `grad_max` |
 | `vanishing_gradient` | D's accuracy on reals and on fakes ≥ `d_acc_saturated` and G's gradient norm ≤ `vanish_ratio` × its peak, in `min_fraction` of a `window` |
 | `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its best (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above its lowest, `domain_fid` rises `collapse_drop` above its lowest, or `mode_kl` ≥ `collapse_mode_kl`; toy signals (modes, mode_kl) count only while `high_quality_fraction` ≥ `collapse_min_quality` (good samples from few modes; mode counts of poor samples are noise) |
-| `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap`, or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
+| `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap` and by half their mean magnitude (records whose mean logits exceed `SANE_LOGIT` in magnitude, a blown-up D, do not count), or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
 | `g_underfitting` | D rejects ≥ `underfit_d_acc` of the fakes over a `window`, G's loss does not fall, and the quality metric improved less than `stall_tol` (relative) over the last `stall_evals` evaluations |
 | `oscillation` | the D or G loss, detrended over `osc_window` records, has an autocorrelation peak ≥ `osc_acf` after a dip ≤ -`osc_acf`/2 (a cycle) with amplitude ≥ `osc_amplitude` × its mean magnitude, in `min_fraction` of 5 consecutive windows |
 """
@@ -33,6 +33,7 @@ PITFALLS = ("non_finite", "exploding_gradient", "vanishing_gradient", "d_overfit
             "g_underfitting", "oscillation")
 SEVERITIES = ("critical", "warning", "info")
 DOCTOR_KEYS = ("doctor_action", "doctor_finding")
+SANE_LOGIT = 50.0  # |D logit| beyond this is a blown-up D (sigmoid saturated), not an over-fitting signal
 # Diversity signals: (key, True when higher means more diverse).
 DIVERSITY_UP = ("modes_covered", "distinct_1", "distinct_2", "distinct_3", "distinct_4", "feature_variance")
 DIVERSITY_DOWN = ("self_bleu_2", "self_bleu_3", "self_bleu_4", "self_bleu_5")
@@ -135,6 +136,20 @@ def _span(steps: np.ndarray, fired: np.ndarray, mask: np.ndarray, window: int) -
     return int(steps[began]), int(steps[idx[-1]]), int(idx[-1])
 
 
+def trailing_median(values: np.ndarray, window: int, min_count: int = 3) -> np.ndarray:
+    """Median of the finite values among the `window` records before each record (NaN with fewer
+    than `min_count` of them)."""
+    padded = np.concatenate([np.full(window, np.nan), values[:-1] if len(values) else values])
+    padded[~np.isfinite(padded)] = np.nan
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)[: len(values)]
+    counts = np.isfinite(windows).sum(axis=1)
+    out = np.full(len(values), np.nan)
+    ok = counts >= min_count
+    if ok.any():
+        out[ok] = np.nanmedian(windows[ok], axis=1)
+    return out
+
+
 def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
@@ -162,18 +177,13 @@ def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
     hits: list[tuple[int, str, float, float]] = []
     for key in ("grad_norm_g", "grad_norm_d"):
         values = h.column(key)
-        for i, v in enumerate(values):
-            if not math.isfinite(v):
-                continue
-            prev = values[max(0, i - cfg.window):i]
-            prev = prev[np.isfinite(prev)]
-            median = float(np.median(prev)) if len(prev) >= 3 else math.nan
-            if v > cfg.grad_max or (math.isfinite(median) and median > 0 and v > cfg.grad_spike * median):
-                hits.append((i, key, v, median))
+        median = trailing_median(values, cfg.window)
+        spike = np.isfinite(values) & ((values > cfg.grad_max) | ((median > 0) & (values > cfg.grad_spike * median)))
+        hits.extend((int(i), key, float(values[i]), float(median[i])) for i in np.flatnonzero(spike))
     if not hits:
         return None
     hits.sort()
-    worst = max(hits, key=lambda t: t[2] / t[3] if t[3] > 0 else math.inf)
+    worst = max(hits, key=lambda t: t[2] / t[3] if t[3] > 0 else t[2])
     i, key, v, median = worst
     ratio = f" = {_fmt(v / median)}× the median {_fmt(median)} of the previous records" if median > 0 else ""
     diverged = any(h.records[j].get("non_finite") for j in range(hits[0][0], len(h)))
@@ -266,17 +276,19 @@ def detect_d_overfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Find
     if not (h.has("d_train_slice") and h.has("d_heldout")):
         return None
     rows = h.rows_with("d_heldout")
-    gap = h.column("d_train_slice")[rows] - h.column("d_heldout")[rows]
+    train, held = h.column("d_train_slice")[rows], h.column("d_heldout")[rows]
+    gap = train - held
+    scale = 0.5 * (np.abs(train) + np.abs(held))
     rt, rt_held = h.column("rt_train_slice")[rows], h.column("rt_heldout")[rows]
     rt_gap = np.where(np.isfinite(rt) & np.isfinite(rt_held), rt - rt_held, 0.0)
-    mask = (gap >= cfg.overfit_gap) | (rt_gap >= cfg.overfit_rt_gap)
+    mask = ((gap >= cfg.overfit_gap) & (gap >= 0.5 * scale) & (scale <= SANE_LOGIT)) | (rt_gap >= cfg.overfit_rt_gap)
     fired = sustained(mask, cfg.window, cfg.min_fraction)
     if not fired.any():
         return None
     first, last, at = _span(h.steps[rows], fired, mask, cfg.window)
     w = slice(at - cfg.window + 1, at + 1)
     mean_gap = float(np.nanmean(gap[w]))
-    severity = "critical" if mean_gap >= 2 * cfg.overfit_gap else "warning"
+    severity = "critical" if mean_gap >= 2 * cfg.overfit_gap and np.nanmean(rt_gap[w]) >= cfg.overfit_rt_gap else "warning"
     evidence = (f"D's mean logit on training reals exceeds held-out reals by {_fmt(mean_gap)} (threshold "
                 f"{_fmt(cfg.overfit_gap)}); r_t {_fmt(np.nanmean(rt[w]))} on the training slice vs "
                 f"{_fmt(np.nanmean(rt_held[w]))} on held-out reals, steps {h.steps[rows][w][0]}-{h.steps[rows][at]}")
@@ -321,9 +333,10 @@ def detect_g_underfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Fin
     rejecting = sustained(acc_f >= cfg.underfit_d_acc, cfg.window, cfg.min_fraction)
     half = cfg.window // 2
     not_falling = np.zeros(len(rows), dtype=bool)
-    for i in range(cfg.window - 1, len(rows)):
-        early, late = g[i - cfg.window + 1: i - half + 1], g[i - half + 1: i + 1]
-        not_falling[i] = np.nanmean(late) >= np.nanmean(early) - cfg.stall_tol * abs(np.nanmean(early))
+    if len(rows) >= cfg.window:
+        windows = np.lib.stride_tricks.sliding_window_view(g, cfg.window)
+        early, late = np.nanmean(windows[:, : cfg.window - half], axis=1), np.nanmean(windows[:, -half:], axis=1)
+        not_falling[cfg.window - 1:] = late >= early - cfg.stall_tol * np.abs(early)
     mask = rejecting & not_falling & stalled[rows]
     if not mask.any():
         return None
@@ -338,48 +351,59 @@ def detect_g_underfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Fin
     return Finding("g_underfitting", severity, first, last, evidence, remedy("g_underfitting", ctx.config))
 
 
+def cycle_strengths(windows: np.ndarray, min_acf: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `windows` (m, n): (autocorrelation at the cycle's period, the period in records)
+    of the linearly detrended row, or (0, 0) where there is no cycle: no dip ≤ -min_acf/2 followed by a
+    peak within half the window. Autocorrelations via FFT, all rows at once."""
+    m, n = windows.shape
+    t = np.arange(n) - (n - 1) / 2
+    x = windows - windows.mean(axis=1, keepdims=True)
+    x = x - np.outer(x @ t / (t @ t), t)
+    spectrum = np.fft.rfft(x, 2 * n, axis=1)
+    acf = np.fft.irfft(spectrum * spectrum.conj(), 2 * n, axis=1)[:, : n // 2 + 1]
+    energy = acf[:, :1]
+    acf = np.divide(acf, energy, out=np.zeros_like(acf), where=energy > 0)
+    dips = acf <= -min_acf / 2
+    has_dip = dips.any(axis=1)
+    first_dip = np.argmax(dips, axis=1)
+    after = np.where(np.arange(acf.shape[1]) >= first_dip[:, None], acf, -np.inf)
+    lag = np.argmax(after, axis=1)
+    strength = np.where(has_dip, after[np.arange(m), lag], 0.0)
+    return strength, np.where(has_dip, lag, 0)
+
+
 def cycle_strength(series: np.ndarray, min_acf: float) -> tuple[float, int]:
-    """(autocorrelation at the cycle's period, period in records) of a linearly detrended series, or
-    (0, 0) when there is no cycle: no dip ≤ -min_acf/2 followed by a peak within half its length."""
+    """`cycle_strengths` of one series (its finite values)."""
     x = series[np.isfinite(series)]
-    n = len(x)
-    if n < 8:
+    if len(x) < 8:
         return 0.0, 0
-    t = np.arange(n)
-    x = x - np.polyval(np.polyfit(t, x, 1), t)
-    denom = float(np.dot(x, x))
-    if denom <= 0:
-        return 0.0, 0
-    acf = np.array([np.dot(x[: n - k], x[k:]) / denom for k in range(n // 2 + 1)])
-    dips = np.flatnonzero(acf <= -min_acf / 2)
-    if not len(dips):
-        return 0.0, 0
-    after = acf[dips[0]:]
-    lag = dips[0] + int(np.argmax(after))
-    return float(acf[lag]), int(lag)
+    strength, lag = cycle_strengths(x[None, :], min_acf)
+    return float(strength[0]), int(lag[0])
 
 
 def detect_oscillation(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
     best: tuple[float, str, int, int] | None = None
     span: list[int] = []
+    w = cfg.osc_window
     for key in ("d_loss", "g_loss"):
         rows = h.rows_with(key)
-        if len(rows) < cfg.osc_window:
-            continue
         v = h.column(key)[rows]
-        mask = np.zeros(len(rows), dtype=bool)
-        for i in range(cfg.osc_window - 1, len(rows)):
-            seg = v[i - cfg.osc_window + 1: i + 1]
-            strength, period = cycle_strength(seg, cfg.osc_acf)
-            amplitude = float(np.nanstd(seg))
-            if strength >= cfg.osc_acf and amplitude >= cfg.osc_amplitude * max(float(np.nanmean(np.abs(seg))), 1e-12):
-                mask[i] = True
-                if best is None or strength > best[0]:
-                    best = (strength, key, period, int(h.steps[rows][i]))
+        v = v[np.isfinite(v)] if len(v) else v
+        if len(v) < w or len(v) != len(rows):
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(v, w)
+        strength, period = cycle_strengths(windows, cfg.osc_acf)
+        level = np.maximum(np.abs(windows).mean(axis=1), 1e-12)
+        ok = (strength >= cfg.osc_acf) & (windows.std(axis=1) >= cfg.osc_amplitude * level)
+        mask = np.concatenate([np.zeros(w - 1, dtype=bool), ok])
         fired = sustained(mask, 5, cfg.min_fraction)
         if fired.any():
-            first, last, _ = _span(h.steps[rows], fired, mask, cfg.osc_window)
+            steps = h.steps[rows]
+            first, last, _ = _span(steps, fired, mask, w)
             span = [min(span[0], first), max(span[1], last)] if span else [first, last]
+            j = int(np.argmax(np.where(ok, strength, -np.inf)))
+            if best is None or strength[j] > best[0]:
+                best = (float(strength[j]), key, int(period[j]), int(steps[j + w - 1]))
     if not span or best is None:
         return None
     strength, key, period, step = best

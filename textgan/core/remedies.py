@@ -3,7 +3,7 @@
 The changes are computed from the run's resolved recipe (`config.yaml`), so they name real numbers
 (half the current learning rate, not "lower the learning rate"), and they only name keys the recipe
 has: a game-specific knob (Gumbel `model.beta_max`, PacGAN `model.pack`, `model.d_dropout`, an image
-game's augmentation probability) is suggested only when the run's recipe carries it.
+game's DiffAugment/ADA `model.augment`) is suggested only when the run's recipe carries it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ CAUSES = {
     "g_underfitting": "G does not improve while D keeps rejecting its samples: G learns too slowly or is too small",
     "oscillation": "the two players chase each other in cycles instead of converging",
 }
-
-AUGMENT_KEYS = ("data.aug_p", "model.aug_p", "data.augment_p", "model.augment_p")
-
 
 def _get(config: dict[str, Any], dotted: str) -> Any:
     node: Any = config
@@ -68,10 +65,11 @@ def remedy_changes(pitfall: str, config: dict[str, Any]) -> list[str]:
         return changes
     if pitfall == "d_overfitting":
         changes = []
-        for key in AUGMENT_KEYS:
-            p = _get(config, key)
-            if isinstance(p, (int, float)):
-                changes.append(f"{key}={_num(min(0.8, max(0.2, p + 0.2)))}")
+        augment = _get(config, "model.augment")
+        if augment == "":
+            changes += ["model.augment=color,translation,cutout", "model.ada=true"]
+        elif isinstance(augment, str) and not _get(config, "model.ada"):
+            changes.append("model.ada=true")
         p = _get(config, "model.d_dropout")
         if isinstance(p, (int, float)):
             changes.append(f"model.d_dropout={_num(min(0.5, p + 0.2))}")
