@@ -186,9 +186,9 @@ class DoctorConfig:
     stall_evals: int = 3
     stall_tol: float = 0.02
     underfit_d_acc: float = 0.9
-    osc_window: int = 40
-    osc_acf: float = 0.5
-    osc_amplitude: float = 0.1
+    osc_window: int = 60
+    osc_acf: float = 0.45
+    osc_amplitude: float = 0.12
     lr_factor: float = 0.1
     max_actions: int = 5
 
