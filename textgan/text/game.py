@@ -215,6 +215,22 @@ class GumbelGame(TextGame):
         self.beta = temperature(step - 1, max(2, total_steps), m.beta_max, m.temperature)
         return {"beta": self.beta}
 
+    def apply_remedy(self, pitfall: str) -> str | None:
+        """The doctor's remedy for collapse: a larger maximum inverse temperature beta_max (RelGAN: the
+        larger beta_max, the more diverse the samples); kept in the game's state."""
+        if pitfall != "mode_collapse":
+            return None
+        m = self.model_cfg
+        old, m.beta_max = m.beta_max, max(100.0, 10 * m.beta_max)
+        return f"Gumbel-softmax beta_max {old:g} -> {m.beta_max:g}"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "beta_max": self.model_cfg.beta_max}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.model_cfg.beta_max = state.get("beta_max", self.model_cfg.beta_max)
+
     def fake_batch(self, batch_size: int) -> Tensor:
         _, soft = self.generator.gumbel_sample(batch_size, self.seq_len, tau=1.0 / self.beta,
                                                hard=self.model_cfg.straight_through)
