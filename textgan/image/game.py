@@ -259,16 +259,36 @@ class ImageGame(LatentGame):
     def signature(self) -> dict[str, Any]:
         return {"data": self.data.description, "image_size": self.cfg.image_size, "channels": self.cfg.channels}
 
+    def apply_remedy(self, pitfall: str) -> str | None:
+        """The doctor's remedy for D over-fitting: DiffAugment on D's inputs (translation and cutout when
+        the recipe has none) with its probability raised by 0.3 (ADA's p when ADA is on)."""
+        if pitfall != "d_overfitting":
+            return None
+        old = self.augment_p if self.policy else 0.0
+        if not self.policy:
+            self.policy, self.fixed_p = parse_policy("translation,cutout"), 0.0
+        if self.ada:
+            self.ada.p = min(1.0, self.ada.p + 0.3)
+        else:
+            self.fixed_p = min(1.0, self.fixed_p + 0.3)
+        self._remedied = True
+        return f"DiffAugment {','.join(self.policy)} probability {old:.2f} -> {self.augment_p:.2f}"
+
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"batches": self.batches.state_dict()}
         if self.ada:
             state["ada"] = self.ada.state_dict()
+        if getattr(self, "_remedied", False):
+            state["doctor_augment"] = {"policy": ",".join(self.policy), "p": self.fixed_p}
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.batches.load_state_dict(state["batches"])
         if self.ada:
             self.ada.load_state_dict(state["ada"])
+        if "doctor_augment" in state:
+            self.policy, self.fixed_p = parse_policy(state["doctor_augment"]["policy"]), state["doctor_augment"]["p"]
+            self._remedied = True
 
 
 def _caption(m: dict[str, float]) -> str:
