@@ -46,7 +46,9 @@ class DataConfig:
     with `oracle_path: ""`, a random N(0,1) oracle over `oracle_vocab` tokens); `n_heldout` more
     are the test set. `files`: `train_files` (and `test_files`; without them the last `n_heldout`
     training sentences are held out). `hf`: any `datasets` corpus (`dataset`, `split`,
-    `test_split`, `column`). Relative paths are tried from the working directory, then from the
+    `test_split`, `column`). Tokenizers: `word`, `whitespace`, `bpe`/`wordpiece` (trained on the
+    corpus) or `pretrained` (the `tokenizer.json` in the model directory `tokenizer_path`, for a
+    pretrained transformer generator). Relative paths are tried from the working directory, then from the
     repository root. Evaluation: NLL_oracle on `n_eval` samples, NLL_gen on up to `n_eval_test`
     test rows (0: all; padding excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples
     against the test set and their leave-one-out Self-BLEU-2..5 (0: off).
@@ -66,6 +68,7 @@ class DataConfig:
     test_split: str = "test"
     column: str = "text"
     tokenizer: str = "word"
+    tokenizer_path: str = ""
     lowercase: bool = False
     vocab_size: int = 0
     min_freq: int = 1
@@ -80,6 +83,9 @@ class DataConfig:
         check_choice(self.source, SOURCES, "data.source")
         check_choice(self.tokenizer, TOKENIZER_KINDS, "data.tokenizer")
         check_choice(self.length_policy, LENGTH_POLICIES, "data.length_policy")
+        if self.tokenizer == "pretrained" and not self.tokenizer_path:
+            raise UserError("data.tokenizer is pretrained but data.tokenizer_path is empty: give the local model "
+                            "directory that holds tokenizer.json")
         for key in ("oracle_vocab", "seq_len", "n_train", "n_heldout", "max_len", "n_eval", "min_freq"):
             check_positive(getattr(self, key), f"data.{key}")
         for key in ("vocab_size", "n_eval_test", "bleu_samples"):
@@ -181,7 +187,8 @@ def load_text_data(cfg: DataConfig) -> TextData:
         return _oracle_data(cfg)
     train_corpus, test_corpus = _corpora(cfg)
     lines: Iterable[str] | None = train_corpus if cfg.tokenizer in ("bpe", "wordpiece") else None
-    tokenizer = build_tokenizer(cfg.tokenizer, lines, cfg.lowercase, cfg.vocab_size or 8000)
+    tokenizer = build_tokenizer(cfg.tokenizer, lines, cfg.lowercase, cfg.vocab_size or 8000,
+                                resolve_path(cfg.tokenizer_path) if cfg.tokenizer_path else "")
     vocab = Vocabulary.build((tokenizer.tokenize(s) for s in train_corpus), cfg.vocab_size or None, cfg.min_freq)
     train, train_stats = encode_corpus(train_corpus, tokenizer, vocab, cfg.max_len, cfg.length_policy)
     if test_corpus is None:

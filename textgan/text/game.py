@@ -25,7 +25,7 @@ from textgan.core.losses import AdversarialLoss
 from textgan.errors import UserError
 from textgan.evaluate import GROUPS, evaluate_tokens
 from textgan.metrics.nll import nll_gen, nll_oracle
-from textgan.text.data import DataConfig, TextData, load_text_data
+from textgan.text.data import DataConfig, TextData, load_text_data, resolve_path
 from textgan.text.discriminators import RelGANDiscriminator, SeqGANDiscriminator
 from textgan.text.generators import (
     LSTMGenerator,
@@ -34,6 +34,7 @@ from textgan.text.generators import (
     TransformerGenerator,
 )
 from textgan.text.signals import SCHEDULES, maligan_rewards, mc_rollout_rewards, reinforce_loss, temperature
+from textgan.text.tokenize import EOS, SubwordTokenizer, Tokenizer, Vocabulary
 
 __all__ = ["DataConfig", "ModelConfig", "build_discriminator", "build_game", "build_generator"]
 
@@ -53,6 +54,9 @@ class ModelConfig:
 
     `gumbel`: inverse temperature beta rises from 1 to `beta_max` along `temperature` (RelGAN's
     schedules, horizon = the adversarial steps); `straight_through` uses hard one-hots forward.
+    `pretrained` (transformer only): a local causal-LM directory whose body is loaded and whose
+    embeddings are cut down to the corpus vocabulary (use `data.tokenizer: pretrained` with the same
+    directory, so the corpus is split into the model's own pieces).
     `pg`: REINFORCE with rewards `pg_reward`: `seqgan` (Monte-Carlo rollouts, `rollouts` per
     prefix), `reinforce-baseline` (the same minus the batch mean per position) or `maligan`
     (normalised sequence rewards D/(1-D), no rollouts). Empty `d_filter_sizes`/`d_num_filters`
@@ -68,6 +72,7 @@ class ModelConfig:
     n_layer: int = 2
     n_head: int = 2
     n_embd: int = 64
+    pretrained: str = ""
     discriminator: str = "relgan"
     d_emb_dim: int = 64
     num_rep: int = 64
@@ -94,18 +99,35 @@ class ModelConfig:
             raise UserError(f"model.beta_max must be >= 1 (beta rises from 1 to beta_max), got {self.beta_max}")
         if len(self.d_filter_sizes) != len(self.d_num_filters):
             raise UserError("model.d_filter_sizes and model.d_num_filters must have the same length")
+        if self.pretrained and self.generator != "transformer":
+            raise UserError(f"model.pretrained loads a transformer: set model.generator to transformer "
+                            f"(got {self.generator!r})")
         if not 0.0 <= self.d_dropout < 1.0:
             raise UserError(f"model.d_dropout must be in [0, 1), got {self.d_dropout}")
 
 
-def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int) -> TextGenerator:
-    """The recipe's generator over `vocab_size` tokens for sequences of `seq_len`."""
+def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int,
+                    token_ids: list[int | None] | None = None) -> TextGenerator:
+    """The recipe's generator over `vocab_size` tokens for sequences of `seq_len`; `token_ids` (the
+    pretrained tokenizer's id of each vocabulary entry) maps a pretrained model's embeddings."""
     if cfg.generator == "lstm":
         return LSTMGenerator(vocab_size, cfg.emb_dim, cfg.hidden_dim, bos_id=bos_id)
     if cfg.generator == "rmc":
         return RelationalMemoryGenerator(vocab_size, cfg.emb_dim, cfg.mem_slots, cfg.num_heads, cfg.head_size,
                                          bos_id=bos_id)
+    if cfg.pretrained:
+        if token_ids is None or len(token_ids) != vocab_size:
+            raise UserError("model.pretrained needs data.tokenizer: pretrained (the model's own pieces)")
+        return TransformerGenerator.from_pretrained(resolve_path(cfg.pretrained), bos_id, token_ids, eos_id=EOS)
     return TransformerGenerator.from_config(vocab_size, cfg.n_layer, cfg.n_head, cfg.n_embd, seq_len, bos_id=bos_id)
+
+
+def pretrained_token_ids(vocab: Vocabulary | None, tokenizer: Tokenizer | None) -> list[int | None] | None:
+    """The pretrained tokenizer's id of each vocabulary entry (None for textgan's specials), or None
+    when the corpus was not split by a pretrained tokenizer."""
+    if vocab is None or not isinstance(tokenizer, SubwordTokenizer) or tokenizer.kind != "pretrained":
+        return None
+    return [tokenizer.token_id(tok) for tok in vocab.itos]
 
 
 def build_discriminator(cfg: ModelConfig, vocab_size: int, seq_len: int) -> nn.Module:
@@ -131,7 +153,8 @@ class TextGame(Game):
             raise UserError(f"the training set has {len(data.train)} sentences, fewer than train.batch_size "
                             f"{recipe.train.batch_size}")
         self.seq_len = data.seq_len
-        self.generator = build_generator(recipe.model, data.vocab_size, data.bos_id, self.seq_len)
+        self.generator = build_generator(recipe.model, data.vocab_size, data.bos_id, self.seq_len,
+                                         pretrained_token_ids(data.vocab, data.tokenizer))
         self.discriminator = build_discriminator(recipe.model, data.vocab_size, self.seq_len)
         self.batches = ShuffledBatches(data.train.to(device), recipe.train.batch_size, recipe.seed)
         self._train_slice = data.train[:PROBE_ROWS].to(device)

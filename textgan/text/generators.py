@@ -12,6 +12,7 @@ of every prefix length run in one batch.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -259,6 +260,27 @@ class RelationalMemoryGenerator(TextGenerator):
         return self.out(torch.stack(outputs, dim=1))
 
 
+@torch.no_grad()
+def _restrict_vocabulary(model: nn.Module, token_ids: Sequence[int | None]) -> None:
+    """Keep the embedding (and untied output) rows of `token_ids`, in that order; None: a fresh row."""
+    std = getattr(model.config, "initializer_range", 0.02)
+    known = torch.tensor([t is not None for t in token_ids])
+    index = torch.tensor([0 if t is None else t for t in token_ids])
+    old_in = model.get_input_embeddings().weight.detach().clone()
+    old_out = model.get_output_embeddings()
+    old_out_w = old_out.weight.detach().clone()
+    old_out_b = None if getattr(old_out, "bias", None) is None else old_out.bias.detach().clone()
+    model.resize_token_embeddings(len(token_ids))
+    rows = torch.where(known[:, None], old_in[index], torch.randn(len(index), old_in.shape[1]) * std)
+    model.get_input_embeddings().weight.copy_(rows)
+    out = model.get_output_embeddings()
+    if out.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr():  # untied head
+        out.weight.copy_(torch.where(known[:, None], old_out_w[index], torch.randn_like(rows) * std))
+        if old_out_b is not None:
+            out.bias.copy_(torch.where(known, old_out_b[index], torch.zeros(len(index))))
+    model.config.vocab_size = len(token_ids)
+
+
 class TransformerGenerator(TextGenerator):
     """A causal transformer language model from `transformers` (GPT-2 style by default).
 
@@ -286,14 +308,27 @@ class TransformerGenerator(TextGenerator):
         return cls(GPT2LMHeadModel(config), bos_id)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, bos_id: int | None = None) -> TransformerGenerator:
+    def from_pretrained(cls, path: str | Path, bos_id: int | None = None,
+                        token_ids: Sequence[int | None] | None = None, eos_id: int | None = None) -> TransformerGenerator:
         """Load a causal LM from a local directory (never the network); bos_id defaults to the
-        model's own `bos_token_id`."""
+        model's own `bos_token_id`.
+
+        With `token_ids` (row i of the new vocabulary = the model's token `token_ids[i]`) the input
+        and output embeddings are cut down to that vocabulary: a corpus's few thousand tokens instead
+        of the model's tens of thousands, so the softmax, the Gumbel samples and D's soft inputs are
+        that much smaller while the pretrained body is kept. Rows the model has no token for take its
+        BOS/EOS rows at `bos_id`/`eos_id` and a fresh N(0, initializer_range) row elsewhere.
+        """
         if not Path(path, "config.json").is_file():
             raise UserError(f"no pretrained model at {path} (expected a local directory with config.json)")
         from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+        if token_ids is not None:
+            config = model.config
+            specials = {bos_id: config.bos_token_id, eos_id: config.eos_token_id}
+            ids = [specials.get(i) if t is None else t for i, t in enumerate(token_ids)]
+            _restrict_vocabulary(model, ids)
         bos_id = model.config.bos_token_id if bos_id is None else bos_id
         if bos_id is None:
             raise UserError(f"the model at {path} has no bos_token_id: pass bos_id")

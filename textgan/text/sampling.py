@@ -71,7 +71,7 @@ def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "c
     from textgan.config import load_recipe
     from textgan.core.checkpoint import load_checkpoint
     from textgan.text.data import load_run_vocabulary
-    from textgan.text.game import build_generator
+    from textgan.text.game import build_generator, pretrained_token_ids
     from textgan.text.oracle import Oracle
     from textgan.text.tokenize import BOS
 
@@ -92,7 +92,8 @@ def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "c
         vocab, tokenizer = load_run_vocabulary(run_dir)
         vocab.check_fingerprint(signature["vocabulary"], f"checkpoint in {run_dir}")
         bos_id = BOS
-    generator = build_generator(recipe.model, signature["vocab_size"], bos_id, signature["seq_len"])
+    generator = build_generator(recipe.model, signature["vocab_size"], bos_id, signature["seq_len"],
+                                pretrained_token_ids(vocab, tokenizer))
     generator.load_state_dict(state["ema"] or state["generator"])
     generator.to(device).eval()
     return RunGenerator(recipe, generator, signature, vocab, tokenizer)

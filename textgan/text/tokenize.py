@@ -22,7 +22,7 @@ from textgan.errors import UserError
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 PAD, BOS, EOS, UNK = range(4)
-TOKENIZER_KINDS = ("word", "whitespace", "bpe", "wordpiece")
+TOKENIZER_KINDS = ("word", "whitespace", "bpe", "wordpiece", "pretrained")
 
 
 def _write_json(path: str | Path, obj: dict[str, Any]) -> None:
@@ -202,6 +202,23 @@ class SubwordTokenizer(Tokenizer):
         model.train_from_iterator(lines, trainer)
         return cls(model, kind)
 
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> SubwordTokenizer:
+        """The `tokenizer.json` of a local pretrained model (e.g. a GPT-2 directory): its pieces are
+        the corpus tokens, so a pretrained transformer generator keeps its own embeddings for them."""
+        file = Path(path) / "tokenizer.json"
+        if not file.is_file():
+            raise UserError(f"no tokenizer.json in {path}: data.tokenizer_path must be a local pretrained model "
+                            "directory saved with its fast tokenizer")
+        try:
+            return cls(HFTokenizer.from_file(str(file)), "pretrained")
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception on a malformed file
+            raise UserError(f"cannot read {file}: {exc}") from None
+
+    def token_id(self, token: str) -> int | None:
+        """The tokenizer's own id of a piece (None when it has none, e.g. textgan's specials)."""
+        return self.model.token_to_id(token)
+
     def tokenize(self, line: str) -> list[str]:
         return self.model.encode(line, add_special_tokens=False).tokens
 
@@ -215,8 +232,11 @@ class SubwordTokenizer(Tokenizer):
 
 
 def build_tokenizer(kind: str, lines: Iterable[str] | None = None, lowercase: bool = False,
-                    vocab_size: int = 8000) -> Tokenizer:
-    """A tokeniser by name; "bpe" and "wordpiece" are trained on `lines` (one streamed pass)."""
+                    vocab_size: int = 8000, path: str | Path = "") -> Tokenizer:
+    """A tokeniser by name; "bpe" and "wordpiece" are trained on `lines` (one streamed pass),
+    "pretrained" is read from the model directory `path`."""
+    if kind == "pretrained":
+        return SubwordTokenizer.from_pretrained(path)
     if kind == "whitespace":
         return WhitespaceTokenizer()
     if kind == "word":
@@ -236,6 +256,6 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         return WhitespaceTokenizer()
     if kind == "word":
         return WordTokenizer(bool(data.get("lowercase", False)))
-    if kind in ("bpe", "wordpiece"):
+    if kind in ("bpe", "wordpiece", "pretrained"):
         return SubwordTokenizer(HFTokenizer.from_str(json.dumps(data["model"])), kind)
     raise UserError(f"{path}: unknown tokenizer kind {kind!r}")
