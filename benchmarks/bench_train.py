@@ -1,10 +1,15 @@
 """Seconds per training step (and tokens/s) of the text games on the SeqGAN oracle, with the anchors'
 hyper-parameters: RelGAN (relational memory G, multi-representation CNN D, Gumbel-softmax, batch 64)
-and SeqGAN (LSTM 32/32, CNN D, 16 Monte-Carlo rollouts). Each step is the trainer's own (forward,
-backward, clipping, optimiser), timed after a warm-up.
+and SeqGAN (LSTM 32/32, CNN D, 16 Monte-Carlo rollouts), each against the naive reference of
+`naive_steps.py` timed in the same run and against TextGAN-PyTorch's figures on this machine.
 
     python benchmarks/bench_train.py --quick --json        # CPU; last line: one JSON object
     python benchmarks/bench_train.py --device cuda --bf16  # on a GPU
+
+Each step is the trainer's own (forward, backward, clipping, optimiser) on the same models: textgan's
+and the naive step alternate, one warm-up each, and the median of the repeats is reported, so load
+swings on a shared machine hit both alike (the load average is recorded at the start and the end).
+Peak resident memory is measured per game in a fresh subprocess running textgan's steps only.
 Tokens/s counts the batch's generated or trained tokens (batch x 20), not the rollouts' tokens.
 """
 
@@ -12,14 +17,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+# OpenMP threads that yield instead of spinning at barriers, set before torch loads OpenMP: on this
+# shared 2-core machine at load 8-10, spinning made 2-thread steps 5-10x slower than 1 thread (a RelGAN
+# MLE step 16-41 s instead of 2.7-3.4 s, measured); passive waiting brought 2 threads back to 3.2-4.2 s
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import torch
+from naive_steps import naive_game
 from results import record
 
 from textgan.config import load_recipe
@@ -28,27 +42,83 @@ from textgan.games import build_game
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 SMALL_DATA = ["data.n_train=640", "data.n_heldout=256"]  # the data size does not change a step's cost
+GAMES = ("relgan", "seqgan")
+STEPS = ("mle", "g", "d")
+# TextGAN-PyTorch with its own defaults on this machine (2 cores, torch 2.13 CPU, torch's default
+# threads): seconds per step, and RelGAN's peak resident memory (issue 7)
+PEER_S = {"relgan": {"mle": 0.40, "g": 4.5, "d": 3.6}, "seqgan": {"mle": 0.025, "g": 34.0, "d": 0.066}}
+PEER_PEAK_GB = 2.8
+# relgan_oracle's published schedule: 150 MLE epochs, 3,000 adversarial epochs of 1 G + 5 D steps
+SCHEDULE_MLE, SCHEDULE_ADV, N_CRITIC = 23_400, 3_000, 5
 
 
 def make_trainer(recipe_name: str, device: torch.device, bf16: bool, out: Path) -> Trainer:
     recipe = load_recipe(RECIPES / f"{recipe_name}.yaml", [*SMALL_DATA, f"train.amp={str(bf16).lower()}"])
     torch.manual_seed(0)
-    return Trainer(recipe, build_game(recipe, device), out, device)
+    trainer = Trainer(recipe, build_game(recipe, device), out, device)
+    trainer.game.on_step(1, trainer.cfg.steps)
+    return trainer
 
 
-def time_step(step: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Median seconds of `step` over `repeats` calls after one warm-up call."""
+def step_fns(trainer: Trainer) -> dict[str, Callable[[], object]]:
+    return {"mle": trainer._mle_step, "g": trainer._g_step, "d": trainer._d_step}
+
+
+def timed(step: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
     step()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def time_pair(trainer: Trainer, naive, kind: str, repeats: int, device: torch.device) -> tuple[float, float]:
+    """Median seconds of textgan's and the naive `kind` step, alternating, after one warm-up each."""
+    game = trainer.game
+    times: dict[str, list[float]] = {"textgan": [], "naive": []}
+    try:
+        for i in range(repeats + 1):
+            for version, g in (("textgan", game), ("naive", naive)):
+                trainer.game = g
+                seconds = timed(step_fns(trainer)[kind], device)
+                if i:
+                    times[version].append(seconds)
+    finally:
+        trainer.game = game
+    return statistics.median(times["textgan"]), statistics.median(times["naive"])
+
+
+def peak_memory(name: str, device: torch.device, bf16: bool) -> dict[str, float]:
+    """In this (fresh) process: each of textgan's steps twice, then the peak resident memory in MB
+    (and the peak CUDA allocation on a GPU)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = make_trainer(f"{name}_oracle", device, bf16, Path(tmp))
+        for step in step_fns(trainer).values():
+            step()
+            step()
+    peak = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.type == "cuda":
+        peak["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return peak
+
+
+def peak_in_subprocess(name: str, args: argparse.Namespace) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--peak-of", name, "--device", args.device, "--threads", str(args.threads)]
+    if args.bf16:
+        cmd.append("--bf16")
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def schedule_hours(s: dict[str, float]) -> float:
+    """relgan_oracle's full schedule from step times {mle, g, d}; evaluations not included."""
+    return (SCHEDULE_MLE * s["mle"] + SCHEDULE_ADV * (s["g"] + N_CRITIC * s["d"])) / 3600
+
+
+def load() -> tuple[float, float, float]:
+    return os.getloadavg()
 
 
 def main() -> None:
@@ -56,32 +126,69 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 timed steps each (default 10)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA (train.amp)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object last")
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
+    parser.add_argument("--peak-of", choices=GAMES, help=argparse.SUPPRESS)  # the peak-memory subprocess
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if args.peak_of:
+        print(json.dumps(peak_memory(args.peak_of, device, args.bf16)))
+        return
     repeats = 3 if args.quick else 10
+    load_start = load()
     figures: dict[str, float] = {}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("relgan", "seqgan"):
+        for name in GAMES:
             trainer = make_trainer(f"{name}_oracle", device, args.bf16, Path(tmp))
-            game = trainer.game
-            game.on_step(1, trainer.cfg.steps)
-            tokens = trainer.cfg.batch_size * game.seq_len
-            for kind, step in (("mle", trainer._mle_step), ("g", trainer._g_step), ("d", trainer._d_step)):
-                seconds = time_step(step, repeats, device)
-                figures[f"{name}_{kind}_step_s"] = seconds
-                rows.append(f"| {name} | {kind} | {seconds:.4f} | {1 / seconds:.2f} | {tokens / seconds:,.0f} |")
+            naive = naive_game(trainer.game)
+            tokens = trainer.cfg.batch_size * trainer.game.seq_len
+            for kind in STEPS:
+                ours, ref = time_pair(trainer, naive, kind, repeats, device)
+                peer = PEER_S[name][kind]
+                figures[f"{name}_{kind}_step_s"], figures[f"naive_{name}_{kind}_step_s"] = ours, ref
+                rows.append(f"| {name} | {kind} | {ours:.4f} | {ref:.4f} | {ref / ours:.1f}x | {peer:g} | "
+                            f"{peer / ours:.1f}x | {tokens / ours:,.0f} |")
                 print(rows[-1], flush=True)
-    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    header = (f"device {device}{' bf16' if args.bf16 else ''}, torch threads {torch.get_num_threads()}, "
-              f"{repeats} timed steps (median) after a warm-up; batch 64, length 20, vocabulary 5000; "
-              f"SeqGAN G step = 16 Monte-Carlo rollouts + REINFORCE; peak RSS {figures['peak_rss_mb']:.0f} MB\n\n"
-              "| game | step | s/step | steps/s | tokens/s |\n|---|---|---|---|---|\n" + "\n".join(rows))
-    print(header)
+    load_end = load()
+    figures |= {"load_1min_start": load_start[0], "load_1min_end": load_end[0], "threads": torch.get_num_threads()}
+    peaks = {name: peak_in_subprocess(name, args) for name in GAMES}
+    for name, peak in peaks.items():
+        figures |= {f"{name}_{key}": value for key, value in peak.items()}
+    figures["peak_rss_mb"] = max(peak["peak_rss_mb"] for peak in peaks.values())
+    times = {v: {k: figures[f"{p}relgan_{k}_step_s"] for k in STEPS} for v, p in (("textgan", ""), ("naive", "naive_"))}
+    figures["relgan_schedule_h"] = schedule_hours(times["textgan"])
+    figures["naive_relgan_schedule_h"] = schedule_hours(times["naive"])
+    threads = (f"torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
+               if device.type == "cpu" else str(device))
+    peak_rows = "\n".join(
+        f"| {name} | {peak['peak_rss_mb'] / 1024:.2f} | {PEER_PEAK_GB} (RelGAN's) | "
+        f"{peak['peak_rss_mb'] / 1024 / PEER_PEAK_GB:.2f} |"
+        + (f" {peak['peak_cuda_mb']:.0f} MB CUDA |" if "peak_cuda_mb" in peak else "")
+        for name, peak in peaks.items())
+    body = (
+        f"device {device}{' bf16' if args.bf16 else ''}, {threads}; load average (1, 5, 15 min) "
+        f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, {', '.join(f'{x:.2f}' for x in load_end)} at "
+        "the end of the timing (2 cores); {repeats} timed steps (median), textgan's and the "
+        "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "
+        "vocabulary 5000; SeqGAN G step = 16 Monte-Carlo rollouts + REINFORCE. Peer: TextGAN-PyTorch on this "
+        "machine with torch's default threads (issue 7).\n\n"
+        "| game | step | textgan s/step | naive s/step | speed-up vs naive | peer s/step | speed-up vs peer "
+        "| tokens/s (textgan) |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "Peak resident memory, textgan's steps only, one fresh process per game:\n\n"
+        "| game | peak RSS GB | peer GB | ratio |" + (" peak CUDA |\n|---|---|---|---|---|\n" if device.type == "cuda"
+                                                      else "\n|---|---|---|---|\n") + peak_rows + "\n\n"
+        f"full relgan_oracle schedule ≈ {figures['relgan_schedule_h']:.1f} h on this machine at this load "
+        f"({SCHEDULE_MLE:,} MLE steps + {SCHEDULE_ADV:,} x (1 G + {N_CRITIC} D) at the step times above, "
+        f"evaluations not included; naive reference {figures['naive_relgan_schedule_h']:.1f} h, "
+        f"peer {schedule_hours(PEER_S['relgan']):.1f} h)"
+    )
+    print(body)
     if not args.no_record:
-        record("bench_train: text GAN step times on the oracle" + (" (quick)" if args.quick else ""), header)
+        record("bench_train: text GAN step times on the oracle, textgan vs naive vs peer"
+               + (" (quick)" if args.quick else ""), body)
     if args.json:
         print(json.dumps(figures))
 
