@@ -10,7 +10,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 | `non_finite` | a logged loss or gradient norm is NaN/inf (always critical) |
 | `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records, or `grad_max` |
 | `vanishing_gradient` | D's accuracy on reals and on fakes ≥ `d_acc_saturated` and G's gradient norm ≤ `vanish_ratio` × its peak, in `min_fraction` of a `window` |
-| `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its best (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above its lowest, `domain_fid` rises `collapse_drop` above its lowest, or `mode_kl` ≥ `collapse_mode_kl`; toy signals (modes, mode_kl) count only while `high_quality_fraction` ≥ `collapse_min_quality` (good samples from few modes; mode counts of poor samples are noise) |
+| `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its best (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above its lowest, `domain_fid` rises `collapse_drop` above its lowest, or `mode_kl` ≥ `collapse_mode_kl` with at least one mode covered and no longer falling (above 90% of its earlier low: a G still spreading out early in training is not collapsed); a drop in modes covered counts only while `high_quality_fraction` ≥ `collapse_min_quality` (mode counts of poor samples are noise) |
 | `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap` and by half their mean magnitude (records whose mean logits exceed `SANE_LOGIT` in magnitude, a blown-up D, do not count), or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
 | `g_underfitting` | D rejects ≥ `underfit_d_acc` of the fakes over a `window`, G's loss does not fall, and the quality metric improved less than `stall_tol` (relative) over the last `stall_evals` evaluations |
 | `oscillation` | the D or G loss, detrended over `osc_window` records, has an autocorrelation peak ≥ `osc_acf` after a dip ≤ -`osc_acf`/2 (a cycle) with amplitude ≥ `osc_amplitude` × its mean magnitude, in `min_fraction` of 5 consecutive windows |
@@ -245,10 +245,12 @@ def _diversity_conditions(h: History, cfg: DoctorConfig) -> list[tuple[np.ndarra
         low = np.fmin.accumulate(v)
         add("domain_fid", rows, v >= (1 + cfg.collapse_drop) * low, low, "lowest")
     rows = h.rows_with("mode_kl")
-    if len(rows) and h.has("high_quality_fraction"):
-        kl, hq = h.column("mode_kl")[rows], h.column("high_quality_fraction")[rows]
-        mask = (kl >= cfg.collapse_mode_kl) & (hq >= cfg.collapse_min_quality)
-        extra = h.column("modes_covered")[rows]
+    if len(rows) > 1 and h.has("modes_covered"):
+        kl, covered = h.column("mode_kl")[rows], h.column("modes_covered")[rows]
+        hq = h.column("high_quality_fraction")[rows]
+        previous_low = np.concatenate([[np.inf], np.fmin.accumulate(kl)[:-1]])
+        mask = (kl >= cfg.collapse_mode_kl) & (covered >= 1) & (kl >= 0.9 * previous_low)
+        extra = covered
         out.append((rows, mask, lambda j: f"mode_kl {_fmt(kl[j])} (0 = all modes equally) with "
                                           f"{_fmt(100 * hq[j])}% high-quality samples and {_fmt(extra[j])} modes covered"))
     return out

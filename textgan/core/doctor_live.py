@@ -262,6 +262,9 @@ class LiveDoctor:
 
     def _strengthen_penalty(self) -> tuple[str, str, dict[str, Any]]:
         loss = self.trainer.recipe.loss
+        if not self.trainer.game.train_slice().is_floating_point():
+            reason = "no generic remedy: D's inputs are discrete, so R1/GP do not apply, and the game has none"
+            return "none", reason, {}
         if loss.name == "wgan-gp" or loss.gp_weight:
             new = 2 * self.trainer.gp_weight
             return "gp_weight", f"gradient penalty weight -> {new:g}", {"loss.gp_weight": self._set("loss.gp_weight", new)}

@@ -1,0 +1,308 @@
+"""The GAN doctor: each detector on synthetic histories (fires at its threshold, stays quiet below it),
+the --json contract, the CLI's errors, the HTML report, and live auto/warn modes on tiny toy runs."""
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from textgan.cli import RECIPES_DIR as RECIPES
+from textgan.cli import main
+from textgan.config import DoctorConfig
+from textgan.core.checkpoint import load_checkpoint
+from textgan.core.doctor import PITFALLS, cycle_strength, diagnose_records, training_records
+from textgan.core.remedies import remedy
+
+CFG = DoctorConfig()
+
+
+def history(n: int = 120, every_eval: int = 10, seed: int = 0, **overrides) -> list[dict]:
+    """A healthy run: noisy flat losses, balanced D, steady gradients, 25/25 modes at 90% quality.
+    `overrides[key]` is a function (index) -> value replacing that key from index on."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for i in range(n):
+        r = {"step": 10 * (i + 1), "d_loss": 1.3 + 0.02 * rng.standard_normal(),
+             "g_loss": 0.8 + 0.02 * rng.standard_normal(), "d_real": 0.2, "d_fake": -0.2,
+             "d_acc_real": 0.6, "d_acc_fake": 0.6, "grad_norm_g": 1.0 + 0.1 * rng.random(),
+             "grad_norm_d": 1.0 + 0.1 * rng.random(), "rt": 0.2, "rt_train_slice": 0.2, "rt_heldout": 0.2,
+             "d_train_slice": 0.2, "d_heldout": 0.2}
+        if (i + 1) % every_eval == 0:
+            r.update(modes_covered=25.0, high_quality_fraction=0.9 + 0.001 * i, mode_kl=0.02)
+        for key, value in overrides.items():
+            if key in r or not key.startswith(("modes", "high", "mode_", "distinct", "self_bleu")):
+                new = value(i)
+                if new is not None:
+                    r[key] = new
+        records.append(r)
+    return records
+
+
+def pitfalls(records: list[dict], cfg: DoctorConfig = CFG) -> list[str]:
+    return [f.pitfall for f in diagnose_records(records, cfg)]
+
+
+def test_healthy_history_has_no_findings():
+    assert pitfalls(history()) == []
+
+
+def test_non_finite_is_critical_and_first():
+    records = history()
+    records[50].update(d_loss=None, grad_norm_d=None, non_finite=["d_loss", "grad_norm_d"])
+    findings = diagnose_records(records, CFG)
+    assert findings[0].pitfall == "non_finite" and findings[0].severity == "critical"
+    assert findings[0].first_step == records[50]["step"] and "d_loss" in findings[0].evidence
+
+
+@pytest.mark.parametrize(("factor", "fires"), [(60.0, True), (40.0, False)])
+def test_exploding_gradient_fires_above_the_spike_factor(factor, fires):
+    records = history()
+    records[70]["grad_norm_d"] = factor * 1.05  # the trailing median is about 1.05
+    assert ("exploding_gradient" in pitfalls(records)) is fires
+
+
+def test_exploding_gradient_absolute_ceiling():
+    records = history(grad_norm_g=lambda i: 2e5)
+    assert "exploding_gradient" in pitfalls(records)
+
+
+@pytest.mark.parametrize(("grad", "acc", "fires"), [(0.01, 0.99, True), (0.1, 0.99, False), (0.01, 0.9, False)])
+def test_vanishing_gradient_needs_a_saturated_d_and_a_tiny_g_gradient(grad, acc, fires):
+    late = {"grad_norm_g": lambda i: grad if i >= 60 else None, "d_acc_real": lambda i: acc if i >= 60 else None,
+            "d_acc_fake": lambda i: acc if i >= 60 else None}
+    findings = diagnose_records(history(**late), CFG)
+    found = [f for f in findings if f.pitfall == "vanishing_gradient"]
+    assert bool(found) is fires
+    if fires:
+        assert found[0].first_step == 610 and "loss.name=ns" in found[0].remedy
+
+
+@pytest.mark.parametrize(("modes", "quality", "fires"), [(18.0, 0.9, True), (20.0, 0.9, False), (18.0, 0.2, False)])
+def test_mode_collapse_on_modes_covered_counts_only_good_samples(modes, quality, fires):
+    records = history()
+    for r in records[60:]:
+        if "modes_covered" in r:
+            r.update(modes_covered=modes, high_quality_fraction=quality)
+    assert ("mode_collapse" in pitfalls(records)) is fires
+
+
+def test_mode_collapse_on_mode_kl_with_good_samples():
+    records = history()
+    for r in records[60:]:
+        if "mode_kl" in r:
+            r["mode_kl"] = 0.6
+    assert pitfalls(records) == ["mode_collapse"]
+
+
+@pytest.mark.parametrize(("key", "before", "after", "fires"), [
+    ("distinct_4", 0.8, 0.55, True), ("distinct_4", 0.8, 0.65, False),
+    ("self_bleu_4", 0.4, 0.6, True), ("self_bleu_4", 0.4, 0.5, False),
+    ("domain_fid", 10.0, 13.0, True), ("domain_fid", 10.0, 12.0, False),
+])
+def test_mode_collapse_on_text_and_image_diversity(key, before, after, fires):
+    records = history()
+    for i, r in enumerate(records):
+        if "modes_covered" in r:
+            for k in ("modes_covered", "high_quality_fraction", "mode_kl"):
+                del r[k]
+            r[key] = before if i < 60 else after
+    found = [f for f in diagnose_records(records, CFG) if f.pitfall == "mode_collapse"]
+    assert bool(found) is fires
+    if fires:
+        assert key in found[0].evidence and found[0].severity == "critical"
+
+
+@pytest.mark.parametrize(("train", "held", "fires"), [(2.0, 0.5, True), (1.0, 0.3, False)])
+def test_d_overfitting_on_the_train_heldout_gap(train, held, fires):
+    late = {"d_train_slice": lambda i: train if i >= 50 else None, "d_heldout": lambda i: held if i >= 50 else None}
+    assert ("d_overfitting" in pitfalls(history(**late))) is fires
+
+
+def test_d_overfitting_on_r_t():
+    late = {"rt_train_slice": lambda i: 0.9 if i >= 50 else None, "rt_heldout": lambda i: 0.2 if i >= 50 else None}
+    assert pitfalls(history(**late)) == ["d_overfitting"]
+
+
+def test_d_overfitting_ignores_exploded_logits():
+    late = {"d_train_slice": lambda i: -1e4, "d_heldout": lambda i: -2e4}
+    assert "d_overfitting" not in pitfalls(history(**late))
+
+
+@pytest.mark.parametrize(("improving", "fires"), [(False, True), (True, False)])
+def test_g_underfitting_needs_a_flat_metric(improving, fires):
+    quality = (lambda i: 0.1 + 0.01 * i) if improving else (lambda i: 0.1)
+    records = history(d_acc_fake=lambda i: 0.97, g_loss=lambda i: 2.0 + 0.001 * i)
+    for i, r in enumerate(records):
+        if "high_quality_fraction" in r:
+            r["high_quality_fraction"] = quality(i)
+    assert ("g_underfitting" in pitfalls(records)) is fires
+
+
+def test_oscillation_detects_cycles_and_not_noise():
+    cyc = history(g_loss=lambda i: 0.8 + 0.3 * math.sin(2 * math.pi * i / 12),
+                  d_loss=lambda i: 1.3 - 0.3 * math.sin(2 * math.pi * i / 12))
+    found = [f for f in diagnose_records(cyc, CFG) if f.pitfall == "oscillation"]
+    assert found and "120 steps" in found[0].evidence  # period 12 records x 10 steps
+    for seed in range(5):
+        assert "oscillation" not in pitfalls(history(seed=seed))
+    strength, period = cycle_strength(np.sin(np.arange(60) * 2 * np.pi / 15), CFG.osc_acf)
+    assert period == 15 and strength > 0.5
+
+
+def test_thresholds_come_from_the_config():
+    records = history()
+    records[70]["grad_norm_d"] = 30.0
+    assert "exploding_gradient" not in pitfalls(records)
+    assert "exploding_gradient" in pitfalls(records, DoctorConfig(grad_spike=20.0))
+
+
+def test_findings_are_sorted_most_severe_first():
+    records = history(d_train_slice=lambda i: 2.0, d_heldout=lambda i: 0.5)
+    records[80].update(g_loss=None, non_finite=["g_loss"])
+    findings = diagnose_records(records, CFG)
+    ranks = [("critical", "warning", "info").index(f.severity) for f in findings]
+    assert ranks == sorted(ranks) and findings[0].pitfall == "non_finite"
+
+
+def test_rollback_timeline_and_remedied_pitfalls():
+    records = history(30)
+    action = {"step": 300, "doctor_action": "rollback", "pitfall": "non_finite", "severity": "critical",
+              "evidence": "non-finite d_loss", "detail": "rolled back to step 200"}
+    replay = [dict(r) for r in records[19:]]  # steps 200.. again after the rollback
+    timeline = training_records([*records, action, *replay])
+    assert [r["step"] for r in timeline] == [r["step"] for r in records]
+    findings = diagnose_records([*records, action, *replay], CFG)
+    assert [f.pitfall for f in findings] == ["non_finite"] and "rolled back" in findings[0].evidence
+
+
+def test_remedies_are_concrete_recipe_changes():
+    config = {"loss": {"name": "vanilla"}, "optim_g": {"lr": 2e-4}, "optim_d": {"lr": 1e-3, "clip_norm": 0.0},
+              "model": {"beta_max": 1.0, "pack": 1, "d_dropout": 0.0}, "train": {"n_critic": 5}}
+    for pitfall in PITFALLS:
+        text = remedy(pitfall, config)
+        assert text.startswith("--set ") and all(re.fullmatch(r"[\w.]+=\S+", c) for c in text.split("--set ")[1:]
+                                                  for c in [c.strip()]), text
+    assert "optim_d.lr=0.0001" in remedy("non_finite", config)
+    assert "model.beta_max=100" in remedy("mode_collapse", config)
+    assert "train.n_critic=2" in remedy("g_underfitting", config)
+
+
+# ----------------------------------------------------------------------------- CLI and report
+def write_run(tmp_path: Path, records: list[dict], torn: bool = True) -> Path:
+    run = tmp_path / "run"
+    (run / "samples").mkdir(parents=True)
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    (run / "metrics.jsonl").write_text(text + ('{"step": 99999, "d_lo' if torn else ""))
+    (run / "config.yaml").write_text(yaml.safe_dump({"loss": {"name": "ns"}, "optim_g": {"lr": 1e-3},
+                                                     "optim_d": {"lr": 1e-3}}))
+    (run / "samples" / "step_0000100.txt").write_text("a <sample> & one\nanother\n")
+    return run
+
+
+def test_doctor_json_schema(tmp_path, capsys):
+    records = history(d_train_slice=lambda i: 2.0, d_heldout=lambda i: 0.5)
+    records[80].update(g_loss=None, non_finite=["g_loss"])
+    assert main(["doctor", str(write_run(tmp_path, records)), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"healthy", "findings"} and out["healthy"] is False
+    for f in out["findings"]:
+        assert set(f) == {"pitfall", "severity", "first_step", "last_step", "evidence", "remedy"}
+        assert f["pitfall"] in PITFALLS and f["severity"] in ("info", "warning", "critical")
+        assert isinstance(f["first_step"], int) and f["first_step"] <= f["last_step"]
+    assert [f["pitfall"] for f in out["findings"]] == ["non_finite", "d_overfitting"]
+
+
+def test_doctor_text_says_healthy(tmp_path, capsys):
+    assert main(["doctor", str(write_run(tmp_path, history()))]) == 0
+    assert "healthy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", ["missing", "no_metrics", "empty"])
+def test_doctor_and_report_bad_input(tmp_path, capsys, case):
+    run = tmp_path / "run"
+    if case != "missing":
+        run.mkdir()
+    if case == "empty":
+        (run / "metrics.jsonl").write_text("")
+    for command in ("doctor", "report"):
+        assert main([command, str(run)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ")
+    assert not (run / "report.html").exists()
+
+
+def test_report_is_one_self_contained_page(tmp_path):
+    records = history(d_train_slice=lambda i: 2.0, d_heldout=lambda i: 0.5)
+    records.append({"step": 600, "doctor_action": "dropout", "pitfall": "d_overfitting", "severity": "warning",
+                    "evidence": "gap", "detail": "D dropout 0 -> 0.1"})
+    run = write_run(tmp_path, records)
+    out = tmp_path / "page.html"
+    assert main(["report", str(run), "--out", str(out)]) == 0
+    page = out.read_text()
+    links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page)
+    assert links and all(link.startswith("data:image/png;base64,") for link in links)
+    assert "d_overfitting" in page and "D dropout 0 -&gt; 0.1" in page and "a &lt;sample&gt; &amp; one" in page
+    assert "<script" not in page and "url(" not in page
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".page")] == []
+
+
+# ----------------------------------------------------------------------------- live doctor
+TINY = """\
+game: toy
+seed: 0
+data: {mixture: grid, n_train: 2000, n_heldout: 200, n_eval: 300}
+model: {z_dim: 2, g_hidden: 32, g_layers: 2, d_hidden: 32, d_layers: 2}
+train: {steps: STEPS, batch_size: 32, log_every: 2, checkpoint_every: 10, progress: false}
+loss: {name: ns}
+optim_g: {name: OPT, lr: LR}
+optim_d: {name: OPT, lr: LR}
+eval: {every: 40}
+doctor: {mode: MODE, every: 2, window: 10}
+"""
+
+
+def tiny(tmp_path: Path, steps: int, lr: float, mode: str, opt: str = "sgd") -> Path:
+    path = tmp_path / f"tiny_{mode}.yaml"
+    path.write_text(TINY.replace("STEPS", str(steps)).replace("LR", str(lr)).replace("MODE", mode).replace("OPT", opt))
+    return path
+
+
+def test_auto_rolls_back_on_nan_and_never_saves_a_non_finite_checkpoint(tmp_path, capsys):
+    out = tmp_path / "auto"
+    assert main(["train", str(tiny(tmp_path, 40, 10.0, "auto")), "--out", str(out)]) == 0
+    assert "doctor action" in capsys.readouterr().err
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    actions = [r for r in records if "doctor_action" in r]
+    assert any(r["doctor_action"] == "rollback" for r in actions)
+    assert all({"step", "pitfall", "detail", "changes", "evidence", "severity"} <= set(r) for r in actions)
+    for ckpt in (out / "checkpoints").glob("*.pt"):
+        state = load_checkpoint(ckpt)
+        for part in ("generator", "discriminator"):
+            assert all(torch.isfinite(t).all() for t in state[part].values() if t.is_floating_point())
+        assert state["doctor"]["counts"] and state["doctor"]["lr_scale"] < 1
+    assert max(r["step"] for r in training_records(records)) == 40
+
+
+def test_broken_nan_recipe_stops_and_the_doctor_names_it_first(tmp_path, capsys):
+    out = tmp_path / "off"
+    recipe = RECIPES / "broken" / "non_finite_toy_grid.yaml"
+    assert main(["train", str(recipe), "--out", str(out), "--set", "train.steps=40", "--set", "train.progress=false"]) == 2
+    assert "diverged" in capsys.readouterr().err
+    assert main(["doctor", str(out), "--json"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert findings[0]["pitfall"] == "non_finite"
+
+
+def test_warn_mode_logs_findings_and_changes_nothing(tmp_path, capsys):
+    recipe = tiny(tmp_path, 30, 10.0, "warn", opt="adam")  # Adam at lr 10: finite gradient spikes
+    out = tmp_path / "warn"
+    assert main(["train", str(recipe), "--out", str(out)]) == 0
+    assert "doctor finding" in capsys.readouterr().err
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert not any("doctor_action" in r for r in records)
+    assert any("doctor_finding" in r for r in records)
