@@ -58,6 +58,11 @@ def test_naive_relgan_d_matches_logits_and_gradients():
     torch.testing.assert_close(dx_b, dx_a, atol=1e-5, rtol=1e-5)
     for a, b in zip(dp_a, dp_b):
         torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    D.requires_grad_(False)  # as in a generator step: reals need no gradient, fakes one w.r.t. the input
+    torch.testing.assert_close(D(ids), naive_discriminator(D, ids), atol=1e-5, rtol=1e-5)
+    x = soft.clone().requires_grad_()
+    (D(x) * torch.linspace(-1, 2, len(out_a))).sum().backward()
+    torch.testing.assert_close(x.grad, dx_a, atol=1e-5, rtol=1e-5)
 
 
 def test_naive_seqgan_d_matches_forward_and_scorer():

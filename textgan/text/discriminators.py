@@ -157,13 +157,16 @@ def _max_over_time(e: Tensor, conv: nn.Conv2d) -> Tensor:
     """Max over time of one filter bank's responses to the representations of e (B, T, E): (B, num_rep, maps).
 
     The responses (B x maps x T x num_rep: a thousand times the input) are computed without autograd,
-    a few samples at a time. With autograd on, only the winning window of each (sample,
+    a few samples at a time. When a gradient is wanted, only the winning window of each (sample,
     representation, map) is recomputed, differentiably: the same values and (sub)gradients as
     autograd through max-pooling, without ever storing or back-propagating the full responses.
+    Otherwise (no grad mode, or nothing to differentiate, as for the reals in a generator step with
+    D frozen) the values alone come from `amax`, many times cheaper than a max with indices.
     """
     weight, bias = conv.weight, conv.bias  # read once: a spectral-norm parametrization runs per read
     responses = (F.conv2d(chunk, weight, bias, stride=conv.stride) for chunk in e.unsqueeze(1).split(_CHUNK))
-    if not torch.is_grad_enabled():
+    wants_grad = e.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+    if not (torch.is_grad_enabled() and wants_grad):
         return torch.cat([r.amax(2) for r in responses]).transpose(1, 2)
     with torch.no_grad():
         best = torch.cat([r.max(2).indices for r in responses])
