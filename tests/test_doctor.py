@@ -182,13 +182,14 @@ def test_rollback_timeline_and_remedied_pitfalls():
 
 def test_remedies_are_concrete_recipe_changes():
     config = {"loss": {"name": "vanilla"}, "optim_g": {"lr": 2e-4}, "optim_d": {"lr": 1e-3, "clip_norm": 0.0},
-              "model": {"beta_max": 1.0, "pack": 1, "d_dropout": 0.0}, "train": {"n_critic": 5}}
+              "model": {"pack": 1, "d_dropout": 0.0}, "train": {"n_critic": 5}}
     for pitfall in PITFALLS:
         text = remedy(pitfall, config)
         assert text.startswith("--set ") and all(re.fullmatch(r"[\w.]+=\S+", c) for c in text.split("--set ")[1:]
                                                   for c in [c.strip()]), text
     assert "optim_d.lr=0.0001" in remedy("non_finite", config)
-    assert "model.beta_max=100" in remedy("mode_collapse", config)
+    assert "model.pack=4" in remedy("mode_collapse", config)
+    assert remedy("mode_collapse", {**config, "model": {"signal": "gumbel", "beta_max": 1.0}}) == "--set model.beta_max=100"
     assert "train.n_critic=2" in remedy("g_underfitting", config)
 
 

@@ -77,10 +77,11 @@ def remedy_changes(pitfall: str, config: dict[str, Any]) -> list[str]:
         changes.append(f"optim_d.weight_decay={_num(max(1e-4, 10 * wd))}")
         return changes
     if pitfall == "mode_collapse":
+        signal = _get(config, "model.signal")
+        if signal is not None:  # a text game: D's inputs are discrete, so no R1/GP
+            beta = _get(config, "model.beta_max") or 1.0
+            return [f"model.beta_max={_num(max(100.0, 10 * beta))}"] if signal == "gumbel" else _lr_changes(config, 0.5)
         changes = []
-        beta = _get(config, "model.beta_max")
-        if isinstance(beta, (int, float)):
-            changes.append(f"model.beta_max={_num(max(100.0, 10 * beta))}")
         if _get(config, "model.pack") == 1:
             changes.append("model.pack=4")
         if loss == "wgan-gp":
