@@ -9,6 +9,7 @@ and SeqGAN (LSTM 32/32, CNN D, 16 Monte-Carlo rollouts), each against the naive 
 Each step is the trainer's own (forward, backward, clipping, optimiser) on the same models: textgan's
 and the naive step alternate, one warm-up each, and the median of the repeats is reported, so load
 swings on a shared machine hit both alike (the load average is recorded at the start and the end).
+The process's CPU time per step is reported too: unlike wall time it hardly depends on the load.
 Peak resident memory is measured per game in a fresh subprocess running textgan's steps only.
 Tokens/s counts the batch's generated or trained tokens (batch x 20), not the rollouts' tokens.
 """
@@ -64,30 +65,33 @@ def step_fns(trainer: Trainer) -> dict[str, Callable[[], object]]:
     return {"mle": trainer._mle_step, "g": trainer._g_step, "d": trainer._d_step}
 
 
-def timed(step: Callable[[], object], device: torch.device) -> float:
+def timed(step: Callable[[], object], device: torch.device) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds (all threads) of one call."""
     if device.type == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def time_pair(trainer: Trainer, naive, kind: str, repeats: int, device: torch.device) -> tuple[float, float]:
-    """Median seconds of textgan's and the naive `kind` step, alternating, after one warm-up each."""
+def time_pair(trainer: Trainer, naive, kind: str, repeats: int, device: torch.device) -> dict[str, float]:
+    """Median wall and CPU seconds of textgan's and the naive `kind` step, alternating, after one
+    warm-up each: keys textgan, naive, textgan_cpu, naive_cpu."""
     game = trainer.game
-    times: dict[str, list[float]] = {"textgan": [], "naive": []}
+    times: dict[str, list[float]] = {"textgan": [], "naive": [], "textgan_cpu": [], "naive_cpu": []}
     try:
         for i in range(repeats + 1):
             for version, g in (("textgan", game), ("naive", naive)):
                 trainer.game = g
-                seconds = timed(step_fns(trainer)[kind], device)
+                wall, cpu = timed(step_fns(trainer)[kind], device)
                 if i:
-                    times[version].append(seconds)
+                    times[version].append(wall)
+                    times[f"{version}_cpu"].append(cpu)
     finally:
         trainer.game = game
-    return statistics.median(times["textgan"]), statistics.median(times["naive"])
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def peak_memory(name: str, device: torch.device, bf16: bool) -> dict[str, float]:
@@ -146,11 +150,14 @@ def main() -> None:
             naive = naive_game(trainer.game)
             tokens = trainer.cfg.batch_size * trainer.game.seq_len
             for kind in STEPS:
-                ours, ref = time_pair(trainer, naive, kind, repeats, device)
+                t = time_pair(trainer, naive, kind, repeats, device)
+                ours, ref, cpu = t["textgan"], t["naive"], t["textgan_cpu"]
                 peer = PEER_S[name][kind]
                 figures[f"{name}_{kind}_step_s"], figures[f"naive_{name}_{kind}_step_s"] = ours, ref
-                rows.append(f"| {name} | {kind} | {ours:.4f} | {ref:.4f} | {ref / ours:.1f}x | {peer:g} | "
-                            f"{peer / ours:.1f}x | {tokens / ours:,.0f} |")
+                figures[f"{name}_{kind}_step_cpu_s"], figures[f"naive_{name}_{kind}_step_cpu_s"] = cpu, t["naive_cpu"]
+                rows.append(f"| {name} | {kind} | {ours:.4f} | {ref:.4f} | {ref / ours:.1f}x | {cpu:.4f} | "
+                            f"{t['naive_cpu']:.4f} | {t['naive_cpu'] / cpu:.1f}x | {peer:g} | {peer / ours:.1f}x | "
+                            f"{peer / cpu:.1f}x | {tokens / ours:,.0f} |")
                 print(rows[-1], flush=True)
     load_end = load()
     figures |= {"load_1min_start": load_start[0], "load_1min_end": load_end[0], "threads": torch.get_num_threads()}
@@ -160,6 +167,7 @@ def main() -> None:
     figures["peak_rss_mb"] = max(peak["peak_rss_mb"] for peak in peaks.values())
     times = {v: {k: figures[f"{p}relgan_{k}_step_s"] for k in STEPS} for v, p in (("textgan", ""), ("naive", "naive_"))}
     figures["relgan_schedule_h"] = schedule_hours(times["textgan"])
+    figures["relgan_schedule_cpu_h"] = schedule_hours({k: figures[f"relgan_{k}_step_cpu_s"] for k in STEPS})
     figures["naive_relgan_schedule_h"] = schedule_hours(times["naive"])
     threads = (f"torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
                if device.type == "cpu" else str(device))
@@ -175,15 +183,20 @@ def main() -> None:
         "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "
         "vocabulary 5000; SeqGAN G step = 16 Monte-Carlo rollouts + REINFORCE. Peer: TextGAN-PyTorch on this "
         "machine with torch's default threads (issue 7).\n\n"
-        "| game | step | textgan s/step | naive s/step | speed-up vs naive | peer s/step | speed-up vs peer "
-        "| tokens/s (textgan) |\n|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "CPU s = this process's CPU time per step over all its threads: what the step costs whatever the "
+        "load. Peer / CPU s is a load-independent lower bound on the speed-up over the peer, assuming the "
+        "peer's wall times were measured with at least one core to itself.\n\n"
+        "| game | step | textgan s/step | naive s/step | speed-up vs naive | textgan CPU s | naive CPU s "
+        "| CPU speed-up vs naive | peer s/step | speed-up vs peer | peer / textgan CPU s | tokens/s (textgan) |"
+        "\n|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
         "Peak resident memory, textgan's steps only, one fresh process per game:\n\n"
         "| game | peak RSS GB | peer GB | ratio |" + (" peak CUDA |\n|---|---|---|---|---|\n" if device.type == "cuda"
                                                       else "\n|---|---|---|---|\n") + peak_rows + "\n\n"
         f"full relgan_oracle schedule ≈ {figures['relgan_schedule_h']:.1f} h on this machine at this load "
         f"({SCHEDULE_MLE:,} MLE steps + {SCHEDULE_ADV:,} x (1 G + {N_CRITIC} D) at the step times above, "
         f"evaluations not included; naive reference {figures['naive_relgan_schedule_h']:.1f} h, "
-        f"peer {schedule_hours(PEER_S['relgan']):.1f} h)"
+        f"peer {schedule_hours(PEER_S['relgan']):.1f} h); its CPU time {figures['relgan_schedule_cpu_h']:.1f} "
+        "CPU-hours, i.e. at most that long on the 2 cores with the machine to itself"
     )
     print(body)
     if not args.no_record:
