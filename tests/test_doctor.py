@@ -307,3 +307,14 @@ def test_warn_mode_logs_findings_and_changes_nothing(tmp_path, capsys):
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert not any("doctor_action" in r for r in records)
     assert any("doctor_finding" in r for r in records)
+
+
+def test_cycling_losses_come_before_the_collapse_they_cause():
+    records = history(g_loss=lambda i: 0.8 + 0.3 * math.sin(2 * math.pi * i / 12),
+                      d_loss=lambda i: 1.3 - 0.3 * math.sin(2 * math.pi * i / 12))
+    for r in records[60:]:
+        if "mode_kl" in r:
+            r["mode_kl"] = 0.6
+    findings = diagnose_records(records, CFG)
+    assert [f.pitfall for f in findings] == ["oscillation", "mode_collapse"]
+    assert findings[1].severity == "warning" and "hopping" in findings[1].evidence

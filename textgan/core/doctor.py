@@ -29,8 +29,8 @@ import numpy as np
 from textgan.config import DoctorConfig
 from textgan.core.remedies import CAUSES, remedy
 
-PITFALLS = ("non_finite", "exploding_gradient", "vanishing_gradient", "d_overfitting", "mode_collapse",
-            "g_underfitting", "oscillation")
+PITFALLS = ("non_finite", "exploding_gradient", "vanishing_gradient", "d_overfitting", "oscillation",
+            "mode_collapse", "g_underfitting")
 SEVERITIES = ("critical", "warning", "info")
 DOCTOR_KEYS = ("doctor_action", "doctor_finding")
 SANE_LOGIT = 50.0  # |D logit| beyond this is a blown-up D (sigmoid saturated), not an over-fitting signal
@@ -440,6 +440,10 @@ def diagnose_records(records: list[dict[str, Any]], cfg: DoctorConfig | None = N
     history = History(records)
     findings = [f for detect in DETECTORS.values() if (f := detect(history, cfg, ctx)) is not None]
     found = {f.pitfall for f in findings}
+    if {"oscillation", "mode_collapse"} <= found:  # a cycling G hops between modes: the cycle comes first
+        collapse = next(f for f in findings if f.pitfall == "mode_collapse")
+        collapse.severity = "warning"
+        collapse.evidence += "; the losses cycle too (oscillation): the generator is likely hopping between modes"
     for r in records:
         pitfall = r.get("pitfall")
         if "doctor_action" in r and pitfall in PITFALLS and pitfall not in found:
