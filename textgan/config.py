@@ -181,8 +181,8 @@ class DoctorConfig:
     collapse_mode_kl: float = 0.5
     collapse_min_quality: float = 0.5
     self_bleu_rise: float = 0.15
-    overfit_gap: float = 1.0
-    overfit_rt_gap: float = 0.5
+    overfit_gap: float = 0.4
+    overfit_rt_gap: float = 0.25
     stall_evals: int = 3
     stall_tol: float = 0.02
     underfit_d_acc: float = 0.9
