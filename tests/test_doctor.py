@@ -117,7 +117,7 @@ def test_mode_collapse_on_text_and_image_diversity(key, before, after, fires):
         assert key in found[0].evidence and found[0].severity == "critical"
 
 
-@pytest.mark.parametrize(("train", "held", "fires"), [(2.0, 0.5, True), (1.0, 0.3, False)])
+@pytest.mark.parametrize(("train", "held", "fires"), [(2.0, 0.5, True), (0.6, 0.3, False)])
 def test_d_overfitting_on_the_train_heldout_gap(train, held, fires):
     late = {"d_train_slice": lambda i: train if i >= 50 else None, "d_heldout": lambda i: held if i >= 50 else None}
     assert ("d_overfitting" in pitfalls(history(**late))) is fires
