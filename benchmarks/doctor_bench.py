@@ -11,7 +11,7 @@ CPU scaling: the stabilised recipes run `train.steps=3000` (of 16000 / 12000; co
 the shorter horizon) with evaluation every 250 steps, since the full runs take most of an hour on a
 shared CPU; the broken recipes run as written (they are CPU-small by design).
 
-    python benchmarks/doctor_bench.py [--jobs 2] [--seed 0] [--no-record]
+    python benchmarks/doctor_bench.py [--jobs 2] [--seed 0] [--no-record] [--runs DIR]
 """
 
 from __future__ import annotations
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
+    parser.add_argument("--runs", metavar="DIR", help="keep the run folders here (default: a temporary folder)")
     args = parser.parse_args()
 
     broken = sorted((ROOT / "recipes" / "broken").glob("*.yaml"))
@@ -125,7 +126,8 @@ def main() -> None:
     jobs += [(ROOT / "recipes" / f"{name}.yaml", name, "healthy", scale, "off") for name, scale in HEALTHY.items()]
     jobs += [(p, p.stem, expected_pitfall(p.stem), ["doctor.mode=auto"], "auto") for p in broken if p.stem in AUTO]
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="doctor_bench_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="doctor_bench_") as scratch:
+        tmp = args.runs or scratch
         def one(job: tuple) -> dict:
             recipe, name, expected, overrides, mode = job
             out = Path(tmp) / f"{name}_{mode}"
