@@ -138,3 +138,18 @@ def test_sngan_recipe_runs_on_a_labelled_npz(tmp_path: Path):
     assert main(args) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["steps"] == 2 and "domain_fid" in summary
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+def test_fid_and_kid_through_a_torchscript_network(tmp_path: Path):
+    """`data.fid: true` with a (tiny, random) TorchScript pool-feature network: fid and kid are logged;
+    it gives no logits, so is_mean is absent while the domain IS remains."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 5, stride=16), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    torch.jit.script(net).save(str(tmp_path / "net.pt"))
+    sets = ["data.fid=true", f"data.inception_torchscript={tmp_path / 'net.pt'}", "data.kid_subsets=5",
+            "model.augment=", "model.ada=false", "train.steps=3"]
+    out = tmp_path / "run"
+    assert main(["train", str(_recipe(tmp_path)), "--out", str(out)] + [x for s in sets for x in ("--set", s)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["fid"] > 0 and "kid" in summary and "kid_std" in summary
+    assert "is_mean" not in summary and "domain_is_mean" in summary
