@@ -234,7 +234,8 @@ def _hf_rows(name_or_path: str, split: str) -> Any:
             return ds[split] if isinstance(ds, datasets.DatasetDict) else ds
         return datasets.load_dataset(name_or_path, split=split)
     except (OSError, ValueError, KeyError, ConnectionError) as exc:
-        raise UserError(f"cannot load dataset {name_or_path!r} (split {split!r}): {str(exc).splitlines()[0]}") from None
+        hint = "" if path.exists() else "; offline, use a local copy: --set data.source=folder --set data.path=DIR"
+        raise UserError(f"cannot load dataset {name_or_path!r} (split {split!r}): {str(exc).splitlines()[0]}{hint}") from None
 
 
 def _as_pil(value: Any, where: str) -> Image.Image:
