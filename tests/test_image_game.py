@@ -153,3 +153,15 @@ def test_fid_and_kid_through_a_torchscript_network(tmp_path: Path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fid"] > 0 and "kid" in summary and "kid_std" in summary
     assert "is_mean" not in summary and "domain_is_mean" in summary
+
+
+def test_a_corrupt_classifier_cache_is_retrained(tmp_path: Path, capsys):
+    from textgan.image.classifier import cache_key, load_or_train
+    from textgan.image.data import load_images
+
+    data = load_images("idx", "../shared/data/mnist", size=28, channels=1, limit=200)
+    (tmp_path / f"classifier_{cache_key(data, 3)}.pt").write_bytes(b"not a checkpoint")
+    _, acc = load_or_train(data, 3, tmp_path)
+    assert "ignoring unreadable classifier cache" in capsys.readouterr().err and 0.0 <= acc <= 1.0
+    _, acc_again = load_or_train(data, 3, tmp_path)
+    assert acc_again == acc and capsys.readouterr().err == ""

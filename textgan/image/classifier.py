@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from textgan.core.checkpoint import atomic_torch_save
+from textgan.core.checkpoint import atomic_torch_save, load_weights_only
 from textgan.errors import UserError
 from textgan.image.data import ImageData, to_unit_range
 
@@ -105,11 +105,11 @@ def load_or_train(data: ImageData, steps: int, cache_dir: Path | None = None) ->
     model = SmallCNN(data.images.shape[1], int(data.labels.max()) + 1 if data.labels is not None else 1)
     if path.is_file():
         try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
+            saved = load_weights_only(path, "cached domain classifier")
             model.load_state_dict(saved["state_dict"])
             model.eval()
             return model, float(saved["accuracy"])
-        except (RuntimeError, KeyError, ValueError, OSError) as exc:
+        except (UserError, RuntimeError, KeyError, TypeError) as exc:
             print(f"warning: ignoring unreadable classifier cache {path}: {str(exc).splitlines()[0]}", file=sys.stderr)
     model, acc = train_classifier(data, steps)
     try:
