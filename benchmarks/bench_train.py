@@ -94,6 +94,17 @@ def time_pair(trainer: Trainer, naive, kind: str, repeats: int, device: torch.de
     return {key: statistics.median(values) for key, values in times.items()}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: Linux's VmHWM, which starts afresh at exec, unlike
+    `ru_maxrss`, which a subprocess inherits from its parent's high-water mark across fork and exec."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def peak_memory(name: str, device: torch.device, bf16: bool) -> dict[str, float]:
     """In this (fresh) process: each of textgan's steps twice, then the peak resident memory in MB
     (and the peak CUDA allocation on a GPU)."""
@@ -102,7 +113,7 @@ def peak_memory(name: str, device: torch.device, bf16: bool) -> dict[str, float]
         for step in step_fns(trainer).values():
             step()
             step()
-    peak = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    peak = {"peak_rss_mb": peak_rss_mb()}
     if device.type == "cuda":
         peak["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return peak
@@ -179,7 +190,7 @@ def main() -> None:
     body = (
         f"device {device}{' bf16' if args.bf16 else ''}, {threads}; load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, {', '.join(f'{x:.2f}' for x in load_end)} at "
-        "the end of the timing (2 cores); {repeats} timed steps (median), textgan's and the "
+        f"the end of the timing (2 cores); {repeats} timed steps (median), textgan's and the "
         "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "
         "vocabulary 5000; SeqGAN G step = 16 Monte-Carlo rollouts + REINFORCE. Peer: TextGAN-PyTorch on this "
         "machine with torch's default threads (issue 7).\n\n"
