@@ -9,7 +9,9 @@ and SeqGAN (LSTM 32/32, CNN D, 16 Monte-Carlo rollouts), each against the naive 
 Each step is the trainer's own (forward, backward, clipping, optimiser) on the same models: textgan's
 and the naive step alternate, one warm-up each, and the median of the repeats is reported, so load
 swings on a shared machine hit both alike (the load average is recorded at the start and the end).
-The process's CPU time per step is reported too: unlike wall time it hardly depends on the load.
+The process's CPU time per step is reported too: it depends much less on the load than wall time,
+though not at all free of it (cache and core sharing: a RelGAN D step took 4.1 and 5.6 CPU s in two
+runs at load 8-11).
 Peak resident memory is measured per game in a fresh subprocess running textgan's steps only.
 Tokens/s counts the batch's generated or trained tokens (batch x 20), not the rollouts' tokens.
 """
@@ -194,9 +196,9 @@ def main() -> None:
         "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "
         "vocabulary 5000; SeqGAN G step = 16 Monte-Carlo rollouts + REINFORCE. Peer: TextGAN-PyTorch on this "
         "machine with torch's default threads (issue 7).\n\n"
-        "CPU s = this process's CPU time per step over all its threads: what the step costs whatever the "
-        "load. Peer / CPU s is a load-independent lower bound on the speed-up over the peer, assuming the "
-        "peer's wall times were measured with at least one core to itself.\n\n"
+        "CPU s = this process's CPU time per step over all its threads: far less load-dependent than wall "
+        "time, though contention still inflates it. Peer / CPU s bounds the speed-up over the peer from "
+        "below, assuming the peer's wall times were measured with at least one core to itself.\n\n"
         "| game | step | textgan s/step | naive s/step | speed-up vs naive | textgan CPU s | naive CPU s "
         "| CPU speed-up vs naive | peer s/step | speed-up vs peer | peer / textgan CPU s | tokens/s (textgan) |"
         "\n|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
