@@ -216,3 +216,8 @@ def test_lines_longer_than_the_limit(tmp_path: Path, capsys):
 def test_text_losses_that_need_continuous_inputs_are_refused(tmp_path: Path, capsys):
     line = error_line(capsys, "train", str(text_recipe(tmp_path)), "--out", str(tmp_path / "o"), "--set", "loss.r1_weight=1")
     assert "loss.r1_weight needs continuous discriminator inputs" in line
+
+
+def test_shared_highway_reaches_the_discriminator():
+    assert oracle_game("gumbel").discriminator.highway.gate is not None  # RelGAN's two matrices
+    assert oracle_game("gumbel", d_shared_highway=True).discriminator.highway.gate is None

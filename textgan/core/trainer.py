@@ -403,6 +403,7 @@ class Trainer:
                         bar.set_postfix(self._postfix(record), refresh=False)
                         if self.doctor:
                             stopped_early = self.doctor.after_log(record, log) or stopped_early
+                    stopped_early = dist.broadcast_flag(stopped_early)  # rank 0's doctor may stop the run
                 if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early:
                     self.save("last.pt")
                 bar.update(1)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textgan.config import Recipe, check_choice, check_positive
+from textgan.core import distributed as dist
 from textgan.core.checkpoint import atomic_write_text
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import Game
@@ -60,7 +61,8 @@ class ModelConfig:
     `pg`: REINFORCE with rewards `pg_reward`: `seqgan` (Monte-Carlo rollouts, `rollouts` per
     prefix), `reinforce-baseline` (the same minus the batch mean per position) or `maligan`
     (normalised sequence rewards D/(1-D), no rollouts). Empty `d_filter_sizes`/`d_num_filters`
-    keep the discriminator's published filter bank.
+    keep the discriminator's published filter bank. `d_shared_highway` uses one matrix for the
+    highway's transform and gate (TextGAN-PyTorch's variant: about 40% fewer D FLOPs than RelGAN's two).
     """
 
     generator: str = "lstm"
@@ -77,6 +79,7 @@ class ModelConfig:
     d_emb_dim: int = 64
     num_rep: int = 64
     d_dropout: float = 0.25
+    d_shared_highway: bool = False
     d_filter_sizes: list[int] = field(default_factory=list)
     d_num_filters: list[int] = field(default_factory=list)
     signal: str = "gumbel"
@@ -134,8 +137,10 @@ def build_discriminator(cfg: ModelConfig, vocab_size: int, seq_len: int) -> nn.M
     """The recipe's discriminator: one logit per sequence (SeqGAN) or per representation (RelGAN)."""
     filters = {"filter_sizes": tuple(cfg.d_filter_sizes), "num_filters": tuple(cfg.d_num_filters)} if cfg.d_filter_sizes else {}
     if cfg.discriminator == "seqgan":
-        return SeqGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, dropout=cfg.d_dropout, **filters)
-    return RelGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, cfg.num_rep, dropout=cfg.d_dropout, **filters)
+        return SeqGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, dropout=cfg.d_dropout,
+                                   shared_highway=cfg.d_shared_highway, **filters)
+    return RelGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, cfg.num_rep, dropout=cfg.d_dropout,
+                               shared_highway=cfg.d_shared_highway, **filters)
 
 
 class TextGame(Game):
@@ -309,6 +314,7 @@ def _check_losses(recipe: Recipe) -> None:
 
 def build_game(recipe: Recipe, device: torch.device) -> TextGame:
     data = load_text_data(recipe.data)
-    print(data.report, file=sys.stderr)
+    if dist.is_main():
+        print(data.report, file=sys.stderr)
     game_cls = GumbelGame if recipe.model.signal == "gumbel" else PolicyGradientGame
     return game_cls(recipe, device, data)
