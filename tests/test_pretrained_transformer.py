@@ -14,7 +14,7 @@ from textgan.text.generators import TransformerGenerator
 
 torch.set_num_threads(1)
 
-WORDS = "the a cat dog sat ran on under mat log big small red".split()
+WORDS = ["the", "a", "cat", "dog", "sat", "ran", "on", "under", "mat", "log", "big", "small", "red"]
 
 
 def sentences(n: int, seed: int) -> list[str]:
