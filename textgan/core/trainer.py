@@ -389,11 +389,9 @@ class Trainer:
                 record: dict[str, Any] = {"step": self.step}
 
                 evaluating = self.step % self.recipe.eval.every == 0 or self.step in phase_ends
-                if evaluating:
-                    if main:
-                        record.update(self.evaluate())
-                        stopped_early = self._track_best(self.last_eval)
-                    stopped_early = dist.broadcast_flag(stopped_early)
+                if evaluating and main:
+                    record.update(self.evaluate())
+                    stopped_early = self._track_best(self.last_eval)
                 self.wall_time += time.perf_counter() - started
                 if evaluating or self.step % cfg.log_every == 0:
                     record = {"step": self.step, **dist.mean_over_ranks(stats), **record}
@@ -403,7 +401,7 @@ class Trainer:
                         bar.set_postfix(self._postfix(record), refresh=False)
                         if self.doctor:
                             stopped_early = self.doctor.after_log(record, log) or stopped_early
-                    stopped_early = dist.broadcast_flag(stopped_early)  # rank 0's doctor may stop the run
+                    stopped_early = dist.broadcast_flag(stopped_early)  # rank 0's early stop or doctor
                 if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early:
                     self.save("last.pt")
                 bar.update(1)
