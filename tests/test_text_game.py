@@ -221,3 +221,21 @@ def test_text_losses_that_need_continuous_inputs_are_refused(tmp_path: Path, cap
 def test_shared_highway_reaches_the_discriminator():
     assert oracle_game("gumbel").discriminator.highway.gate is not None  # RelGAN's two matrices
     assert oracle_game("gumbel", d_shared_highway=True).discriminator.highway.gate is None
+
+
+@pytest.mark.parametrize("generator", ["lstm", "rmc", "transformer"])
+def test_g_init_std_draws_every_generator_parameter_from_that_normal(generator):
+    """SeqGAN's initialisation: every weight and bias of G from N(0, 0.1); 0 keeps PyTorch's own."""
+    params = torch.cat([p.detach().flatten() for p in oracle_game("gumbel", generator=generator, g_init_std=0.1,
+                                                                  head_size=8, n_embd=8).generator.parameters()])
+    assert abs(params.mean().item()) < 0.01 and abs(params.std().item() - 0.1) < 0.005
+
+
+def test_g_init_std_zero_keeps_pytorch_initialisation():
+    assert abs(oracle_game("gumbel").generator.embedding.weight.std().item() - 1.0) < 0.1  # nn.Embedding: N(0, 1)
+
+
+def test_negative_g_init_std_is_refused(tmp_path: Path, capsys):
+    line = error_line(capsys, "train", str(text_recipe(tmp_path)), "--out", str(tmp_path / "o"),
+                      "--set", "model.g_init_std=-1")
+    assert "model.g_init_std must be >= 0" in line
