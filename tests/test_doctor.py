@@ -13,10 +13,13 @@ import yaml
 
 from textgan.cli import RECIPES_DIR as RECIPES
 from textgan.cli import main
-from textgan.config import DoctorConfig
+from textgan.config import DoctorConfig, load_recipe
 from textgan.core.checkpoint import load_checkpoint
 from textgan.core.doctor import PITFALLS, cycle_strength, diagnose_records, training_records
+from textgan.core.losses import get_loss
 from textgan.core.remedies import remedy
+from textgan.core.trainer import Trainer
+from textgan.games import build_game
 
 CFG = DoctorConfig()
 
@@ -318,3 +321,14 @@ def test_cycling_losses_come_before_the_collapse_they_cause():
     findings = diagnose_records(records, CFG)
     assert [f.pitfall for f in findings] == ["oscillation", "mode_collapse"]
     assert findings[1].severity == "warning" and "hopping" in findings[1].evidence
+
+
+def test_collapse_remedy_adds_r1_and_makes_a_saturating_loss_non_saturating(tmp_path):
+    recipe = load_recipe(tiny(tmp_path, 4, 1e-3, "auto"), ["loss.name=vanilla"])
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    action, detail, changes = trainer.doctor._strengthen_penalty()
+    assert action == "r1_weight" and changes == {"loss.r1_weight": (0.0, 0.1), "loss.name": ("vanilla", "ns")}
+    assert "vanilla -> ns" in detail
+    assert trainer.recipe.loss.r1_weight == 0.1 and type(trainer.loss) is type(get_loss("ns"))
+    _, _, again = trainer.doctor._strengthen_penalty()  # the loss is already non-saturating: R1 only
+    assert again == {"loss.r1_weight": (0.1, 1.0)}

@@ -10,7 +10,7 @@ newly active pitfall and logs a `doctor_finding` record; `auto` also applies the
 | `non_finite`, `exploding_gradient` | roll back to the last good state (weights, optimisers, RNG; taken at each healthy check) and multiply every learning rate by `doctor.lr_factor` |
 | `vanishing_gradient` | saturating `vanilla` loss -> non-saturating `ns`; else one-sided label smoothing 0.1; else +0.1 instance noise |
 | `d_overfitting` | the game's hook (e.g. a higher augmentation probability); else +0.1 dropout in D; else D weight decay |
-| `mode_collapse` | the game's hook (e.g. a higher Gumbel temperature); else 10x R1 weight (min 0.1), or 2x GP weight |
+| `mode_collapse` | the game's hook (e.g. a higher Gumbel temperature); else 10x R1 weight (min 0.1), or 2x GP weight; a saturating `vanilla` loss also becomes `ns` |
 | `g_underfitting` | stop early (best.pt, when `eval.metric` is set, keeps the best generator) |
 | `oscillation` | halve every learning rate |
 
@@ -269,4 +269,8 @@ class LiveDoctor:
             new = 2 * self.trainer.gp_weight
             return "gp_weight", f"gradient penalty weight -> {new:g}", {"loss.gp_weight": self._set("loss.gp_weight", new)}
         new = max(0.1, 10 * loss.r1_weight)
-        return "r1_weight", f"R1 weight {loss.r1_weight:g} -> {new:g}", {"loss.r1_weight": self._set("loss.r1_weight", new)}
+        detail, changes = f"R1 weight {loss.r1_weight:g} -> {new:g}", {"loss.r1_weight": self._set("loss.r1_weight", new)}
+        if loss.name == "vanilla":  # a saturating G loss starves the dropped modes of gradient
+            detail += ", loss vanilla -> ns (non-saturating)"
+            changes["loss.name"] = self._set("loss.name", "ns")
+        return "r1_weight", detail, changes
