@@ -11,7 +11,7 @@ CPU scaling: the stabilised recipes run `train.steps=3000` (of 16000 / 12000; co
 the shorter horizon) with evaluation every 250 steps, since the full runs take most of an hour on a
 shared CPU; the broken recipes run as written (they are CPU-small by design).
 
-    python benchmarks/doctor_bench.py [--jobs 2] [--seed 0] [--no-record] [--runs DIR]
+    python benchmarks/doctor_bench.py [--jobs 2] [--seed 0] [--no-record] [--runs DIR] [--only RECIPE ...]
 """
 
 from __future__ import annotations
@@ -119,12 +119,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     parser.add_argument("--runs", metavar="DIR", help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument("--only", nargs="+", metavar="RECIPE", help="run only these recipes (by name)")
     args = parser.parse_args()
 
     broken = sorted((ROOT / "recipes" / "broken").glob("*.yaml"))
     jobs = [(p, p.stem, expected_pitfall(p.stem), [], "off") for p in broken]
     jobs += [(ROOT / "recipes" / f"{name}.yaml", name, "healthy", scale, "off") for name, scale in HEALTHY.items()]
     jobs += [(p, p.stem, expected_pitfall(p.stem), ["doctor.mode=auto"], "auto") for p in broken if p.stem in AUTO]
+    if args.only:
+        unknown = sorted(set(args.only) - {job[1] for job in jobs})
+        if unknown:
+            parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(sorted({j[1] for j in jobs}))}")
+        jobs = [job for job in jobs if job[1] in args.only]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="doctor_bench_") as scratch:
         tmp = args.runs or scratch
@@ -149,11 +155,12 @@ def main() -> None:
         pairs.append({"recipe": r["recipe"], "off": o, "auto": r, "actions": r["actions"], "off_step": o["steps"],
                       "off_finite": o["finite"], "auto_finite": r["finite"]})
     correct = sum(r["first"] == r["expected"] for r in off)
-    missing = [] if any(r["recipe"] == "d_overfitting_mnist" for r in off) else ["d_overfitting_mnist"]
+    missing = [] if args.only or any(r["recipe"] == "d_overfitting_mnist" for r in off) else ["d_overfitting_mnist"]
     body = (f"Seed {args.seed}; broken recipes as written, stabilised toy recipes scaled to "
             f"{' '.join(HEALTHY_SCALE)} for CPU. {correct}/{len(off)} runs named their provoked pitfall first "
             f"(healthy = nothing fired). Total {time.perf_counter() - started:.0f} s with {args.jobs} parallel runs."
-            f"{' Not run: ' + ', '.join(missing) + '.' if missing else ''}\n\n"
+            f"{' Not run: ' + ', '.join(missing) + '.' if missing else ''}"
+            f"{' Only these recipes (--only): ' + ', '.join(args.only) + '.' if args.only else ''}\n\n"
             f"{confusion_table(off)}\n{run_table(off)}\nDoctor auto vs off, same seed:\n\n{auto_table(pairs)}")
     print(body)
     if not args.no_record:
