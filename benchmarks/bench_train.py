@@ -38,6 +38,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 from naive_steps import naive_game
 from results import record
+from torch.utils.flop_counter import FlopCounterMode
 
 from textgan.config import load_recipe
 from textgan.core.trainer import Trainer
@@ -45,6 +46,9 @@ from textgan.games import build_game
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 SMALL_DATA = ["data.n_train=640", "data.n_heldout=256"]  # the data size does not change a step's cost
+# The peer's hyper-parameters where they differ from the recipes: TextGAN-PyTorch's CNN discriminators
+# use one matrix for the highway's transform and gate (`models/discriminator.py`)
+PEER_SETTINGS = ["model.d_shared_highway=true"]
 GAMES = ("relgan", "seqgan")
 STEPS = ("mle", "g", "d")
 # TextGAN-PyTorch with its own defaults on this machine (2 cores, torch 2.13 CPU, torch's default
@@ -56,7 +60,8 @@ SCHEDULE_MLE, SCHEDULE_ADV, N_CRITIC = 23_400, 3_000, 5
 
 
 def make_trainer(recipe_name: str, device: torch.device, bf16: bool, out: Path) -> Trainer:
-    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml", [*SMALL_DATA, f"train.amp={str(bf16).lower()}"])
+    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml",
+                         [*SMALL_DATA, *PEER_SETTINGS, f"train.amp={str(bf16).lower()}"])
     torch.manual_seed(0)
     trainer = Trainer(recipe, build_game(recipe, device), out, device)
     trainer.game.on_step(1, trainer.cfg.steps)
@@ -94,6 +99,22 @@ def time_pair(trainer: Trainer, naive, kind: str, repeats: int, device: torch.de
     finally:
         trainer.game = game
     return {key: statistics.median(values) for key, values in times.items()}
+
+
+def step_gflop(step: Callable[[], object]) -> float:
+    """Floating-point work of one call (matmuls and convolutions, as torch's FlopCounterMode counts them)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops() / 1e9
+
+
+def gemm_gflops(device: torch.device, repeats: int = 10) -> float:
+    """The machine's fp32 matmul rate: median over `repeats` of RelGAN's highway product (4096 x 1200 by
+    1200 x 1200), the largest matmul of its steps and one big enough to run at the library's best."""
+    a, b = torch.randn(4096, 1200, device=device), torch.randn(1200, 1200, device=device)
+    a @ b
+    seconds = statistics.median(timed(lambda: a @ b, device)[0] for _ in range(repeats))
+    return 2 * 4096 * 1200 * 1200 / seconds / 1e9
 
 
 def peak_rss_mb() -> float:
@@ -155,7 +176,7 @@ def main() -> None:
         return
     repeats = 3 if args.quick else 10
     load_start = load()
-    figures: dict[str, float] = {}
+    figures: dict[str, float] = {"gemm_gflops": gemm_gflops(device)}
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in GAMES:
@@ -166,11 +187,13 @@ def main() -> None:
                 t = time_pair(trainer, naive, kind, repeats, device)
                 ours, ref, cpu = t["textgan"], t["naive"], t["textgan_cpu"]
                 peer = PEER_S[name][kind]
+                gflop = figures[f"{name}_{kind}_gflop"] = step_gflop(step_fns(trainer)[kind])
+                floor = gflop / figures["gemm_gflops"]
                 figures[f"{name}_{kind}_step_s"], figures[f"naive_{name}_{kind}_step_s"] = ours, ref
                 figures[f"{name}_{kind}_step_cpu_s"], figures[f"naive_{name}_{kind}_step_cpu_s"] = cpu, t["naive_cpu"]
                 rows.append(f"| {name} | {kind} | {ours:.4f} | {ref:.4f} | {ref / ours:.1f}x | {cpu:.4f} | "
                             f"{t['naive_cpu']:.4f} | {t['naive_cpu'] / cpu:.1f}x | {peer:g} | {peer / ours:.1f}x | "
-                            f"{peer / cpu:.1f}x | {tokens / ours:,.0f} |")
+                            f"{peer / cpu:.1f}x | {gflop:.1f} | {floor:.3f} | {floor / ours:.0%} | {tokens / ours:,.0f} |")
                 print(rows[-1], flush=True)
     load_end = load()
     figures |= {"load_1min_start": load_start[0], "load_1min_end": load_end[0], "threads": torch.get_num_threads()}
@@ -182,6 +205,8 @@ def main() -> None:
     figures["relgan_schedule_h"] = schedule_hours(times["textgan"])
     figures["relgan_schedule_cpu_h"] = schedule_hours({k: figures[f"relgan_{k}_step_cpu_s"] for k in STEPS})
     figures["naive_relgan_schedule_h"] = schedule_hours(times["naive"])
+    figures["relgan_schedule_floor_h"] = schedule_hours(
+        {k: figures[f"relgan_{k}_gflop"] / figures["gemm_gflops"] for k in STEPS})
     threads = (f"torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
                if device.type == "cpu" else str(device))
     peak_rows = "\n".join(
@@ -194,14 +219,20 @@ def main() -> None:
         f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, {', '.join(f'{x:.2f}' for x in load_end)} at "
         f"the end of the timing (2 cores); {repeats} timed steps (median), textgan's and the "
         "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "
-        "vocabulary 5000; SeqGAN G step = 16 Monte-Carlo rollouts + REINFORCE. Peer: TextGAN-PyTorch on this "
-        "machine with torch's default threads (issue 7).\n\n"
+        "vocabulary 5000; SeqGAN G step = 16 Monte-Carlo rollouts + REINFORCE; D with the peer's shared highway "
+        f"({', '.join(PEER_SETTINGS)}). Peer: TextGAN-PyTorch on this machine with torch's default threads (issue 7).\n\n"
         "CPU s = this process's CPU time per step over all its threads: far less load-dependent than wall "
         "time, though contention still inflates it. Peer / CPU s bounds the speed-up over the peer from "
         "below, assuming the peer's wall times were measured with at least one core to itself.\n\n"
         "| game | step | textgan s/step | naive s/step | speed-up vs naive | textgan CPU s | naive CPU s "
-        "| CPU speed-up vs naive | peer s/step | speed-up vs peer | peer / textgan CPU s | tokens/s (textgan) |"
-        "\n|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "| CPU speed-up vs naive | peer s/step | speed-up vs peer | peer / textgan CPU s | GFLOP | floor s "
+        "| floor / textgan | tokens/s (textgan) |"
+        "\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        f"GFLOP: one step's matmul and convolution work (torch's FlopCounterMode; elementwise work, sampling and "
+        f"memory traffic not counted). Floor: that work at this machine's measured fp32 matmul rate, "
+        f"{figures['gemm_gflops']:.0f} GFLOP/s (a 4096 x 1200 by 1200 x 1200 product, {threads}), the "
+        "best rate measured here: a lower bound on the step for any implementation of the same arithmetic, "
+        "and floor / textgan the share of the step that runs at that rate.\n\n"
         "Peak resident memory, textgan's steps only, one fresh process per game:\n\n"
         "| game | peak RSS GB | peer GB | ratio |" + (" peak CUDA |\n|---|---|---|---|---|\n" if device.type == "cuda"
                                                       else "\n|---|---|---|---|\n") + peak_rows + "\n\n"
@@ -209,7 +240,9 @@ def main() -> None:
         f"({SCHEDULE_MLE:,} MLE steps + {SCHEDULE_ADV:,} x (1 G + {N_CRITIC} D) at the step times above, "
         f"evaluations not included; naive reference {figures['naive_relgan_schedule_h']:.1f} h, "
         f"peer {schedule_hours(PEER_S['relgan']):.1f} h); its CPU time {figures['relgan_schedule_cpu_h']:.1f} "
-        "CPU-hours, i.e. at most that long on the 2 cores with the machine to itself"
+        "CPU-hours, i.e. at most that long on the 2 cores with the machine to itself; its matmul work alone, at "
+        f"the measured rate, takes {figures['relgan_schedule_floor_h']:.1f} h (the floor for any implementation "
+        "of the same arithmetic on this machine)"
     )
     print(body)
     if not args.no_record:
