@@ -1,7 +1,9 @@
 """Seconds per training step (and tokens/s) of the text games on the SeqGAN oracle, with the anchors'
 hyper-parameters: RelGAN (relational memory G, multi-representation CNN D, Gumbel-softmax, batch 64)
-and SeqGAN (LSTM 32/32, CNN D, 16 Monte-Carlo rollouts), each against the naive reference of
-`naive_steps.py` timed in the same run and against TextGAN-PyTorch's figures on this machine.
+and SeqGAN (LSTM 32/32, CNN D, 16 Monte-Carlo rollouts), with D's highway shared as the peer has it,
+each against the naive reference of `naive_steps.py` timed in the same run and against
+TextGAN-PyTorch's figures on this machine, and against its floor: the step's matmul work at the
+machine's measured matmul rate.
 
     python benchmarks/bench_train.py --quick --json        # CPU; last line: one JSON object
     python benchmarks/bench_train.py --device cuda --bf16  # on a GPU

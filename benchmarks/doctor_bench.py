@@ -127,9 +127,10 @@ def main() -> None:
     jobs += [(ROOT / "recipes" / f"{name}.yaml", name, "healthy", scale, "off") for name, scale in HEALTHY.items()]
     jobs += [(p, p.stem, expected_pitfall(p.stem), ["doctor.mode=auto"], "auto") for p in broken if p.stem in AUTO]
     if args.only:
-        unknown = sorted(set(args.only) - {job[1] for job in jobs})
+        names = {job[1] for job in jobs}
+        unknown = sorted(set(args.only) - names)
         if unknown:
-            parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(sorted({j[1] for j in jobs}))}")
+            parser.error(f"unknown recipe(s) {', '.join(unknown)}; choose from {', '.join(sorted(names))}")
         jobs = [job for job in jobs if job[1] in args.only]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="doctor_bench_") as scratch:
