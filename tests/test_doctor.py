@@ -16,6 +16,7 @@ from textgan.cli import main
 from textgan.config import DoctorConfig, load_recipe
 from textgan.core.checkpoint import load_checkpoint
 from textgan.core.doctor import PITFALLS, cycle_strength, diagnose_records, training_records
+from textgan.core.logging import MetricsLog
 from textgan.core.losses import get_loss
 from textgan.core.remedies import remedy
 from textgan.core.trainer import Trainer
@@ -67,6 +68,31 @@ def test_exploding_gradient_fires_above_the_spike_factor(factor, fires):
     records = history()
     records[70]["grad_norm_d"] = factor * 1.05  # the trailing median is about 1.05
     assert ("exploding_gradient" in pitfalls(records)) is fires
+
+
+@pytest.mark.parametrize(("spikes", "severity"), [([70], "warning"), ([70, 75], "warning"), ([70, 75, 80], "critical"),
+                                                 ([20, 50, 80], "warning")])
+def test_an_isolated_spike_is_a_warning_and_repeated_spikes_are_critical(spikes, severity):
+    records = history()
+    for i in spikes:
+        records[i]["grad_norm_d"] = 200.0
+    (finding,) = diagnose_records(records, CFG)
+    assert finding.pitfall == "exploding_gradient" and finding.severity == severity
+
+
+def test_auto_notes_an_isolated_spike_without_rolling_back(tmp_path):
+    recipe = load_recipe(tiny(tmp_path, 4, 1e-3, "auto"))
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    records = history(40)
+    records[35]["grad_norm_d"] = 200.0
+    trainer.doctor.history = records
+    trainer.doctor.take_snapshot()
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    assert trainer.doctor.check(log) is False
+    log.close()
+    written = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r.get("doctor_finding") for r in written] == ["exploding_gradient"]
+    assert trainer.doctor.counts == {} and trainer.doctor.lr_scale == 1.0
 
 
 def test_exploding_gradient_absolute_ceiling():
@@ -332,3 +358,13 @@ def test_collapse_remedy_adds_r1_and_makes_a_saturating_loss_non_saturating(tmp_
     assert trainer.recipe.loss.r1_weight == 0.1 and type(trainer.loss) is type(get_loss("ns"))
     _, _, again = trainer.doctor._strengthen_penalty()  # the loss is already non-saturating: R1 only
     assert again == {"loss.r1_weight": (0.1, 1.0)}
+
+
+def test_overfitting_remedy_without_dropout_adds_instance_noise_then_weight_decay(tmp_path):
+    recipe = load_recipe(tiny(tmp_path, 4, 1e-3, "auto"), ["optim_d.name=adam"])
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    steps = [trainer.doctor._regularise_d() for _ in range(4)]
+    assert [action for action, _, _ in steps] == ["instance_noise"] * 3 + ["weight_decay"]
+    assert steps[0][2] == {"loss.instance_noise": (0.0, 0.1)} and trainer.recipe.loss.instance_noise == 0.3
+    assert trainer.recipe.loss.instance_noise_anneal_steps == 0  # held, not annealed away
+    assert all(group["weight_decay"] == 1e-4 for group in trainer.opt_d.param_groups)

@@ -177,6 +177,7 @@ class DoctorConfig:
     vanish_ratio: float = 0.05
     grad_spike: float = 50.0
     grad_max: float = 1.0e5
+    grad_spikes: int = 3
     collapse_drop: float = 0.25
     collapse_mode_kl: float = 0.5
     collapse_min_quality: float = 0.5
@@ -196,7 +197,8 @@ class DoctorConfig:
         if self.mode is False:
             self.mode = "off"
         check_choice(str(self.mode), DOCTOR_MODES, "doctor.mode")
-        for key in ("every", "window", "stall_evals", "osc_window", "max_actions", "grad_spike", "grad_max"):
+        for key in ("every", "window", "stall_evals", "osc_window", "max_actions", "grad_spike", "grad_max",
+                    "grad_spikes"):
             check_positive(getattr(self, key), f"doctor.{key}")
         for key in ("min_fraction", "d_acc_saturated", "vanish_ratio", "collapse_drop", "collapse_min_quality",
                     "underfit_d_acc", "osc_acf", "lr_factor"):

@@ -8,7 +8,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 | pitfall | fires when |
 |---|---|
 | `non_finite` | a logged loss or gradient norm is NaN/inf (always critical) |
-| `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records, or `grad_max` |
+| `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records, or `grad_max`; critical when it exceeds `grad_max`, non-finite values follow, or `grad_spikes` spikes come within a `window` (an isolated spike the run recovers from is a warning) |
 | `vanishing_gradient` | D's accuracy on reals and on fakes ≥ `d_acc_saturated` and G's gradient norm ≤ `vanish_ratio` × its peak, in `min_fraction` of a `window` |
 | `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its best (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above its lowest, `domain_fid` rises `collapse_drop` above its lowest, or `mode_kl` ≥ `collapse_mode_kl` with at least one mode covered and no longer falling (above 90% of its earlier low: a G still spreading out early in training is not collapsed); a drop in modes covered counts only while `high_quality_fraction` ≥ `collapse_min_quality` (mode counts of poor samples are noise) |
 | `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap` and by half their mean magnitude (records whose mean logits exceed `SANE_LOGIT` in magnitude, a blown-up D, do not count), or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
@@ -187,7 +187,9 @@ def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
     i, key, v, median = worst
     ratio = f" = {_fmt(v / median)}× the median {_fmt(median)} of the previous records" if median > 0 else ""
     diverged = any(h.records[j].get("non_finite") for j in range(hits[0][0], len(h)))
-    severity = "critical" if diverged or v > cfg.grad_max else "warning"
+    rows = sorted({row for row, *_ in hits})
+    repeated = any(rows[k + cfg.grad_spikes - 1] - rows[k] < cfg.window for k in range(len(rows) - cfg.grad_spikes + 1))
+    severity = "critical" if diverged or v > cfg.grad_max or repeated else "warning"
     evidence = (f"{len(hits)} gradient-norm spike(s); largest {key} {_fmt(v)} at step {h.steps[i]}{ratio}"
                 f"{'; followed by non-finite values' if diverged else ''}")
     return Finding("exploding_gradient", severity, int(h.steps[hits[0][0]]), int(h.steps[hits[-1][0]]), evidence,

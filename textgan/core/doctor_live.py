@@ -7,9 +7,9 @@ newly active pitfall and logs a `doctor_finding` record; `auto` also applies the
 
 | pitfall | automatic remedy |
 |---|---|
-| `non_finite`, `exploding_gradient` | roll back to the last good state (weights, optimisers, RNG; taken at each healthy check) and multiply every learning rate by `doctor.lr_factor` |
+| `non_finite`, `exploding_gradient` (critical) | roll back to the last good state (weights, optimisers, RNG; taken at each healthy check) and multiply every learning rate by `doctor.lr_factor`; an isolated gradient spike (a warning) is logged as a finding only |
 | `vanishing_gradient` | saturating `vanilla` loss -> non-saturating `ns`; else one-sided label smoothing 0.1; else +0.1 instance noise |
-| `d_overfitting` | the game's hook (e.g. a higher augmentation probability); else +0.1 dropout in D; else D weight decay |
+| `d_overfitting` | the game's hook (e.g. a higher augmentation probability); else +0.1 dropout in D; else +0.1 instance noise (continuous inputs, up to 0.3); else D weight decay |
 | `mode_collapse` | the game's hook (e.g. a higher Gumbel temperature); else 10x R1 weight (min 0.1), or 2x GP weight; a saturating `vanilla` loss also becomes `ns` |
 | `g_underfitting` | stop early (best.pt, when `eval.metric` is set, keeps the best generator) |
 | `oscillation` | halve every learning rate |
@@ -123,6 +123,11 @@ class LiveDoctor:
         self.active = [f.pitfall for f in findings]
         stop = False
         for finding in new if not self.auto else findings:
+            if self.auto and finding.pitfall == "exploding_gradient" and finding.severity != "critical":
+                if finding in new:  # a spike the run got over: worth a note, not a rollback
+                    self._emit(log, {"step": step, "doctor_finding": finding.pitfall, "severity": finding.severity,
+                                     "evidence": finding.evidence, "remedy": finding.remedy})
+                continue
             if not self.auto:
                 self._emit(log, {"step": step, "doctor_finding": finding.pitfall, "severity": finding.severity,
                                  "evidence": finding.evidence, "remedy": finding.remedy})
@@ -240,6 +245,11 @@ class LiveDoctor:
         if not loss.label_smoothing and loss.name not in ("wgan", "wgan-gp", "hinge"):
             return ("label_smoothing", "one-sided label smoothing 0 -> 0.1",
                     {"loss.label_smoothing": self._set("loss.label_smoothing", 0.1)})
+        return self._add_instance_noise()
+
+    def _add_instance_noise(self) -> tuple[str, str, dict[str, Any]]:
+        """+0.1 to the std of the Gaussian noise on D's inputs, held constant from now on."""
+        loss = self.trainer.recipe.loss
         new = round(loss.instance_noise + 0.1, 6)
         self._set("loss.instance_noise_anneal_steps", 0)
         return ("instance_noise", f"instance noise {loss.instance_noise} -> {new}",
@@ -253,6 +263,8 @@ class LiveDoctor:
             self.overrides["d_dropout.p"] = new
             self._apply_overrides()
             return "dropout", f"D dropout {old} -> {new}", {"d_dropout": [old, new]}
+        if self.trainer.game.train_slice().is_floating_point() and self.trainer.recipe.loss.instance_noise < 0.3:
+            return self._add_instance_noise()  # noise on every input D sees: it cannot memorise exact points
         groups = self.trainer.opt_d.param_groups
         old = groups[0]["weight_decay"]
         new = max(1e-4, 10 * old)
