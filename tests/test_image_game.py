@@ -165,3 +165,22 @@ def test_a_corrupt_classifier_cache_is_retrained(tmp_path: Path, capsys):
     assert "ignoring unreadable classifier cache" in capsys.readouterr().err and 0.0 <= acc <= 1.0
     _, acc_again = load_or_train(data, 3, tmp_path)
     assert acc_again == acc and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("overrides,remedied", [
+    ([], "DiffAugment color,translation,cutout probability 0.00 -> 0.30"),  # ADA's p
+    (["model.ada=false", "model.augment_p=0.2"], "DiffAugment color,translation,cutout probability 0.20 -> 0.50"),
+    (["model.augment=", "model.ada=false"], None),  # no augmentation: the core's remedy applies
+])
+def test_overfitting_hook_raises_the_recipes_augmentation(tiny_run, overrides, remedied):
+    from textgan.config import load_recipe
+    from textgan.image.game import build_game
+
+    recipe, _ = tiny_run
+    game = build_game(load_recipe(recipe, overrides), torch.device("cpu"))
+    assert game.apply_remedy("mode_collapse") is None
+    assert game.apply_remedy("d_overfitting") == remedied
+    if remedied and "model.ada=false" in overrides:  # a fixed probability is part of the checkpoint
+        fresh = build_game(load_recipe(recipe, overrides), torch.device("cpu"))
+        fresh.load_state_dict(game.state_dict())
+        assert fresh.augment_p == 0.5
