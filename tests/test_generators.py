@@ -6,6 +6,7 @@ from textgan.text.generators import (
     LSTMGenerator,
     RelationalMemoryGenerator,
     TransformerGenerator,
+    sample_linear,
     sample_logits,
 )
 
@@ -94,6 +95,24 @@ def test_sample_logits_follows_softmax_temperature_and_top_k():
     assert set(top2.unique().tolist()) == {0, 1}
     many = sample_logits(logits, num_samples=7, generator=gen)
     assert many.shape == (1, 7)
+
+
+def test_sample_linear_draws_each_row_from_its_own_softmax():
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 5)
+    features = torch.randn(2, 3).repeat_interleave(20000, dim=0)  # two distributions, many chunks each
+    probs = torch.softmax(layer(features[[0, -1]]).detach(), -1)
+    for temperature in (1.0, 2.0):
+        draws = sample_linear(features, layer, temperature, generator=torch.Generator().manual_seed(1)).view(2, -1)
+        for row in range(2):
+            freq = torch.bincount(draws[row], minlength=5) / draws.shape[1]
+            torch.testing.assert_close(freq, torch.softmax(probs[row].log() / temperature, -1), atol=0.012, rtol=0)
+    top2 = sample_linear(features, layer, top_k=2).view(2, -1)
+    for row in range(2):
+        assert set(top2[row].unique().tolist()) == set(probs[row].topk(2).indices.tolist())
+    one_chunk = sample_linear(features[:32], layer, generator=torch.Generator().manual_seed(3))
+    expected = sample_logits(layer(features[:32]), generator=torch.Generator().manual_seed(3))[:, 0]
+    assert torch.equal(one_chunk, expected)
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -49,6 +49,23 @@ def sample_logits(logits: Tensor, temperature: float = 1.0, top_k: int = 0, num_
     return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_max_(logits.shape[-1] - 1)
 
 
+def sample_linear(features: Tensor, layer: nn.Linear, temperature: float = 1.0, top_k: int = 0,
+                  generator: torch.Generator | None = None, rows_per_chunk: int = 128) -> Tensor:
+    """One token per row (rows,) drawn from softmax(layer(features) / temperature), as `sample_logits`.
+
+    On CPU the rows go `rows_per_chunk` at a time, so a chunk's logits stay in the cache from the
+    matmul through softmax, cumulative sum and search instead of a (rows, V) tensor that each pass
+    streams through memory. A GPU wants one pass over all rows.
+    """
+    if features.device.type != "cpu":
+        rows_per_chunk = len(features)
+    tokens = torch.empty(len(features), dtype=torch.long, device=features.device)
+    for i in range(0, len(features), rows_per_chunk):
+        logits = layer(features[i : i + rows_per_chunk])
+        tokens[i : i + rows_per_chunk] = sample_logits(logits, temperature, top_k, generator=generator, overwrite=True)[:, 0]
+    return tokens
+
+
 def gumbel_noise(shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None = None,
                  eps: float = 1e-10) -> Tensor:
     """Gumbel(0, 1) noise -log(-log(U + eps) + eps), RelGAN's `add_gumbel`, from one uniform draw."""
@@ -80,6 +97,13 @@ class TextGenerator(nn.Module):
     def step(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """Feed one token per row (B,); returns the next-token logits (B, V) and the new state."""
         raise NotImplementedError
+
+    @torch.no_grad()
+    def sample_step(self, prev_tokens: Tensor, state: State, temperature: float = 1.0, top_k: int = 0,
+                    generator: torch.Generator | None = None) -> tuple[Tensor, State]:
+        """Feed one token per row (B,); returns the next token drawn per row (B,) and the new state."""
+        logits, state = self.step(prev_tokens, state)
+        return sample_logits(logits, temperature, top_k, generator=generator, overwrite=True)[:, 0], state
 
     @staticmethod
     def repeat_state(state: State, k: int) -> State:
@@ -114,8 +138,8 @@ class TextGenerator(nn.Module):
         tokens = torch.empty(n, seq_len, dtype=torch.long, device=self._device())
         prev, state = self.bos(n), self.init_state(n)
         for t in range(seq_len):
-            logits, state = self.step(prev, state)
-            prev = tokens[:, t] = sample_logits(logits, temperature, top_k, generator=generator, overwrite=True)[:, 0]
+            prev, state = self.sample_step(prev, state, temperature, top_k, generator)
+            tokens[:, t] = prev
         return tokens
 
     def gumbel_sample(self, n: int, seq_len: int, tau: float, hard: bool = False,
@@ -143,7 +167,28 @@ class TextGenerator(nn.Module):
         return tokens, y
 
 
-class LSTMGenerator(TextGenerator):
+class LinearOutputGenerator(TextGenerator):
+    """A generator whose logits are a linear layer `out` of per-step features: subclasses implement
+    `step_features`, and sampling draws through `sample_linear` without a (B, V) logits tensor."""
+
+    out: nn.Linear
+
+    def step_features(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        """Feed one token per row (B,); returns the features (B, H) under `out` and the new state."""
+        raise NotImplementedError
+
+    def step(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
+        features, state = self.step_features(prev_tokens, state)
+        return self.out(features), state
+
+    @torch.no_grad()
+    def sample_step(self, prev_tokens: Tensor, state: State, temperature: float = 1.0, top_k: int = 0,
+                    generator: torch.Generator | None = None) -> tuple[Tensor, State]:
+        features, state = self.step_features(prev_tokens, state)
+        return sample_linear(features, self.out, temperature, top_k, generator), state
+
+
+class LSTMGenerator(LinearOutputGenerator):
     """SeqGAN's generator: embedding, one LSTM layer, linear output (defaults 32/32 as in SeqGAN).
 
     Teacher forcing runs the fused `nn.LSTM`; `step` applies the same weights one step at a time.
@@ -163,7 +208,7 @@ class LSTMGenerator(TextGenerator):
         h = torch.zeros(batch_size, self.lstm.hidden_size, device=self._device())
         return h, torch.zeros_like(h)
 
-    def step(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
+    def step_features(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
         h, c = state
         lstm = self.lstm
         gates = (F.linear(self.embedding(prev_tokens), lstm.weight_ih_l0, lstm.bias_ih_l0)
@@ -171,7 +216,7 @@ class LSTMGenerator(TextGenerator):
         i, f, g, o = gates.chunk(4, dim=-1)  # PyTorch's gate order
         c = f.sigmoid() * c + i.sigmoid() * g.tanh()
         h = o.sigmoid() * c.tanh()
-        return self.out(h), (h, c)
+        return h, (h, c)
 
 
 class _BlockNorm(nn.Module):
@@ -187,7 +232,7 @@ class _BlockNorm(nn.Module):
         return F.layer_norm(x, x.shape[-2:]) * self.weight + self.bias
 
 
-class RelationalMemoryGenerator(TextGenerator):
+class RelationalMemoryGenerator(LinearOutputGenerator):
     """RelGAN's generator: a relational memory core (Santoro et al. 2018) and a linear output.
 
     Memory: `mem_slots` rows of width num_heads * head_size. Each step projects the input embedding
@@ -246,9 +291,9 @@ class RelationalMemoryGenerator(TextGenerator):
         eye = torch.eye(self.mem_slots, width, device=self._device())
         return (eye.expand(batch_size, -1, -1).contiguous(),)
 
-    def step(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
+    def step_features(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
         memory = self._update(*self._project(prev_tokens), state[0])
-        return self.out(memory.flatten(1)), (memory,)
+        return memory.flatten(1), (memory,)
 
     def forward(self, tokens: Tensor) -> Tensor:
         xs, qkvs, gates = self._project(self._shift_right(tokens))  # all positions in one batch

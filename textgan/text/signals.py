@@ -110,8 +110,9 @@ def _advance(model: TextGenerator, tokens: Tensor, state: tuple[Tensor, ...], ma
     logits, and on CPU keeps them small enough for the allocator to reuse instead of page-faulting."""
     drawn, states = [], []
     for i in range(0, len(tokens), max_rows):
-        logits, new_state = model.step(tokens[i : i + max_rows], tuple(s[i : i + max_rows] for s in state))
-        drawn.append(sample_logits(logits, generator=rng, overwrite=True)[:, 0])
+        new_tokens, new_state = model.sample_step(tokens[i : i + max_rows], tuple(s[i : i + max_rows] for s in state),
+                                                  generator=rng)
+        drawn.append(new_tokens)
         states.append(new_state)
     return torch.cat(drawn), model.cat_states(states)
 
