@@ -220,6 +220,8 @@ def test_remedies_are_concrete_recipe_changes():
     assert "model.pack=4" in remedy("mode_collapse", config)
     assert remedy("mode_collapse", {**config, "model": {"signal": "gumbel", "beta_max": 1.0}}) == "--set model.beta_max=100"
     assert "train.n_critic=2" in remedy("g_underfitting", config)
+    assert "loss.instance_noise=0.1" in remedy("d_overfitting", config)
+    assert "instance_noise" not in remedy("d_overfitting", {**config, "model": {"signal": "pg"}})  # token inputs
 
 
 # ----------------------------------------------------------------------------- CLI and report

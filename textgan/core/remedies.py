@@ -73,6 +73,9 @@ def remedy_changes(pitfall: str, config: dict[str, Any]) -> list[str]:
         p = _get(config, "model.d_dropout")
         if isinstance(p, (int, float)):
             changes.append(f"model.d_dropout={_num(min(0.5, p + 0.2))}")
+        noise = _get(config, "loss.instance_noise") or 0.0
+        if _get(config, "model.signal") is None and noise < 0.3:  # continuous inputs (not a text game)
+            changes.append(f"loss.instance_noise={_num(noise + 0.1)}")
         wd = _get(config, "optim_d.weight_decay") or 0.0
         changes.append(f"optim_d.weight_decay={_num(max(1e-4, 10 * wd))}")
         return changes
