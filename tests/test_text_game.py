@@ -10,7 +10,7 @@ import torch
 from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 
 from textgan.cli import main
-from textgan.config import recipe_from_dict
+from textgan.config import load_recipe, recipe_from_dict
 from textgan.core.losses import get_loss
 from textgan.evaluate import GROUPS, evaluate_text
 from textgan.text import game as text_game
@@ -216,6 +216,25 @@ def test_lines_longer_than_the_limit(tmp_path: Path, capsys):
 def test_text_losses_that_need_continuous_inputs_are_refused(tmp_path: Path, capsys):
     line = error_line(capsys, "train", str(text_recipe(tmp_path)), "--out", str(tmp_path / "o"), "--set", "loss.r1_weight=1")
     assert "loss.r1_weight needs continuous discriminator inputs" in line
+
+
+def test_the_run_reports_exactly_the_metrics_the_game_names(text_run):
+    recipe, out = text_run
+    game = build_game(load_recipe(recipe), torch.device("cpu"))
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if "nll_gen" in line][-1]
+    assert game.metric_names() == {k for k in last if k.startswith(("nll_", "distinct_", "bleu_", "self_bleu_"))}
+
+
+@pytest.mark.parametrize("overrides,hint", [(["data.bleu_samples=0"], "data.bleu_samples is 0"),
+                                            (["eval.metric=nll_oracle"], "")])
+def test_a_watched_metric_the_game_never_reports_is_refused_before_training(tmp_path: Path, capsys, overrides, hint):
+    args = ["--set", "eval.metric=bleu_2", "--set", "eval.mode=max"]
+    for override in overrides:
+        args += ["--set", override]
+    out = tmp_path / "o"
+    line = error_line(capsys, "train", str(text_recipe(tmp_path)), "--out", str(out), *args)
+    assert "is not computed by this game" in line and hint in line
+    assert not (out / "metrics.jsonl").exists()
 
 
 def test_shared_highway_reaches_the_discriminator():

@@ -179,6 +179,26 @@ class TextGame(Game):
         self._train_slice = data.train[:PROBE_ROWS].to(device)
         self._heldout = data.test[:PROBE_ROWS].to(device)
         self._bleu_refs: list[list[str]] | None = None
+        metric = recipe.eval.metric
+        if metric and metric not in self.metric_names():
+            raise UserError(f"eval.metric {metric!r} is not computed by this game with this recipe; it reports "
+                            f"{sorted(self.metric_names())}{self._bleu_hint(metric)}")
+
+    def metric_names(self) -> set[str]:
+        """The names `evaluate` reports with this recipe's data."""
+        names = {"nll_gen", *GROUPS["distinct"]}
+        if self.data.oracle is not None:
+            names.add("nll_oracle")
+        elif self.cfg.bleu_samples:
+            names.update(GROUPS["bleu"] + GROUPS["self_bleu"])
+        return names
+
+    def _bleu_hint(self, metric: str) -> str:
+        if not metric.startswith(("bleu_", "self_bleu_")):
+            return ""
+        if self.data.oracle is not None:
+            return " (BLEU needs real text; the oracle's data are scored by nll_oracle)"
+        return " (data.bleu_samples is 0: set it above 1 to score BLEU)"
 
     # ------------------------------------------------------------------ data
     def real_batch(self) -> Tensor:
