@@ -44,6 +44,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from textgan.config import load_recipe
 from textgan.core.trainer import Trainer
+from textgan.device import keep_freed_cpu_memory
 from textgan.games import build_game
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("--peak-of", choices=GAMES, help=argparse.SUPPRESS)  # the peak-memory subprocess
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_cpu_memory()  # as `textgan train` does
     device = torch.device(args.device)
     if args.peak_of:
         print(json.dumps(peak_memory(args.peak_of, device, args.bf16)))

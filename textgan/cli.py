@@ -69,9 +69,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from textgan.core import distributed as dist
     from textgan.core.seeding import seed_everything
     from textgan.core.trainer import Trainer
-    from textgan.device import pick_device
+    from textgan.device import keep_freed_cpu_memory, pick_device
     from textgan.games import build_game
 
+    keep_freed_cpu_memory()
     device = dist.setup(pick_device(args.device))
     try:
         seed_everything(recipe.seed)
