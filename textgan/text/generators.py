@@ -169,7 +169,8 @@ class TextGenerator(nn.Module):
 
 class LinearOutputGenerator(TextGenerator):
     """A generator whose logits are a linear layer `out` of per-step features: subclasses implement
-    `step_features`, and sampling draws through `sample_linear` without a (B, V) logits tensor."""
+    `step_features`, and sampling draws through `sample_linear`, a cache-sized slice of the (B, V)
+    logits at a time."""
 
     out: nn.Linear
 
