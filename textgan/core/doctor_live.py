@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from textgan.core.doctor import diagnose_records, training_records
 from textgan.core.losses import get_loss
+from textgan.core.remedies import INSTANCE_NOISE_MAX, INSTANCE_NOISE_STEP
 
 if TYPE_CHECKING:
     from textgan.core.doctor import Finding
@@ -123,14 +124,12 @@ class LiveDoctor:
         self.active = [f.pitfall for f in findings]
         stop = False
         for finding in new if not self.auto else findings:
-            if self.auto and finding.pitfall == "exploding_gradient" and finding.severity != "critical":
-                if finding in new:  # a spike the run got over: worth a note, not a rollback
+            # an isolated gradient spike (a warning) is one the run got over: worth a note, not a rollback
+            acts = self.auto and not (finding.pitfall == "exploding_gradient" and finding.severity != "critical")
+            if not acts:
+                if finding in new:
                     self._emit(log, {"step": step, "doctor_finding": finding.pitfall, "severity": finding.severity,
                                      "evidence": finding.evidence, "remedy": finding.remedy})
-                continue
-            if not self.auto:
-                self._emit(log, {"step": step, "doctor_finding": finding.pitfall, "severity": finding.severity,
-                                 "evidence": finding.evidence, "remedy": finding.remedy})
             elif self.counts.get(finding.pitfall, 0) < self.cfg.max_actions:
                 stop = self._remedy(finding, log) or stop
                 break  # one remedy per check: the next check sees its effect
@@ -247,10 +246,14 @@ class LiveDoctor:
                     {"loss.label_smoothing": self._set("loss.label_smoothing", 0.1)})
         return self._add_instance_noise()
 
+    def _continuous_inputs(self) -> bool:
+        """Whether D reads continuous inputs (images, points), which noise and R1/GP act on; token ids are not."""
+        return self.trainer.game.train_slice().is_floating_point()
+
     def _add_instance_noise(self) -> tuple[str, str, dict[str, Any]]:
         """+0.1 to the std of the Gaussian noise on D's inputs, held constant from now on."""
         loss = self.trainer.recipe.loss
-        new = round(loss.instance_noise + 0.1, 6)
+        new = round(loss.instance_noise + INSTANCE_NOISE_STEP, 6)
         self._set("loss.instance_noise_anneal_steps", 0)
         return ("instance_noise", f"instance noise {loss.instance_noise} -> {new}",
                 {"loss.instance_noise": self._set("loss.instance_noise", new)})
@@ -263,7 +266,7 @@ class LiveDoctor:
             self.overrides["d_dropout.p"] = new
             self._apply_overrides()
             return "dropout", f"D dropout {old} -> {new}", {"d_dropout": [old, new]}
-        if self.trainer.game.train_slice().is_floating_point() and self.trainer.recipe.loss.instance_noise < 0.3:
+        if self._continuous_inputs() and self.trainer.recipe.loss.instance_noise < INSTANCE_NOISE_MAX:
             return self._add_instance_noise()  # noise on every input D sees: it cannot memorise exact points
         groups = self.trainer.opt_d.param_groups
         old = groups[0]["weight_decay"]
@@ -274,7 +277,7 @@ class LiveDoctor:
 
     def _strengthen_penalty(self) -> tuple[str, str, dict[str, Any]]:
         loss = self.trainer.recipe.loss
-        if not self.trainer.game.train_slice().is_floating_point():
+        if not self._continuous_inputs():
             reason = "no generic remedy: D's inputs are discrete, so R1/GP do not apply, and the game has none"
             return "none", reason, {}
         if loss.name == "wgan-gp" or loss.gp_weight:

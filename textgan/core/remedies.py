@@ -23,6 +23,10 @@ CAUSES = {
     "oscillation": "the two players chase each other in cycles instead of converging",
 }
 
+# instance noise added per remedy, and the most the over-fitting remedy raises it to
+INSTANCE_NOISE_STEP, INSTANCE_NOISE_MAX = 0.1, 0.3
+
+
 def _get(config: dict[str, Any], dotted: str) -> Any:
     node: Any = config
     for part in dotted.split("."):
@@ -74,8 +78,8 @@ def remedy_changes(pitfall: str, config: dict[str, Any]) -> list[str]:
         if isinstance(p, (int, float)):
             changes.append(f"model.d_dropout={_num(min(0.5, p + 0.2))}")
         noise = _get(config, "loss.instance_noise") or 0.0
-        if _get(config, "model.signal") is None and noise < 0.3:  # continuous inputs (not a text game)
-            changes.append(f"loss.instance_noise={_num(noise + 0.1)}")
+        if _get(config, "model.signal") is None and noise < INSTANCE_NOISE_MAX:  # continuous inputs (not text)
+            changes.append(f"loss.instance_noise={_num(noise + INSTANCE_NOISE_STEP)}")
         wd = _get(config, "optim_d.weight_decay") or 0.0
         changes.append(f"optim_d.weight_decay={_num(max(1e-4, 10 * wd))}")
         return changes
