@@ -58,8 +58,8 @@ def sample_linear(features: Tensor, layer: nn.Linear, temperature: float = 1.0, 
     streams through memory. A GPU wants one pass over all rows.
     """
     if features.device.type != "cpu":
-        rows_per_chunk = len(features)
-    tokens = torch.empty(len(features), dtype=torch.long, device=features.device)
+        return sample_logits(layer(features), temperature, top_k, generator=generator, overwrite=True)[:, 0]
+    tokens = torch.empty(len(features), dtype=torch.long)
     for i in range(0, len(features), rows_per_chunk):
         logits = layer(features[i : i + rows_per_chunk])
         tokens[i : i + rows_per_chunk] = sample_logits(logits, temperature, top_k, generator=generator, overwrite=True)[:, 0]
