@@ -109,3 +109,25 @@ def test_shuffled_batches_resume_in_the_same_order():
     b = ShuffledBatches(data, 3, seed=1)
     b.load_state_dict(state)
     assert all(torch.equal(x, b.next()) for x in rest)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "adagrad"])
+def test_fused_update_matches_torch_default_kernel(name):
+    """build_optimizer takes torch's fused kernel; its steps equal the default (foreach) kernel's."""
+    torch.manual_seed(0)
+    nets = [nn.Linear(7, 5), nn.Linear(7, 5)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    cfg = OptimConfig(name=name, lr=0.05, weight_decay=0.01, momentum=0.9)
+    fused = build_optimizer(nets[0].parameters(), cfg)
+    assert fused.defaults["fused"]
+    kwargs = {"betas": cfg.betas} if name.startswith("adam") else {"momentum": cfg.momentum} if name == "sgd" else {}
+    reference = getattr(torch.optim, {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "adagrad": "Adagrad"}[name])(
+        nets[1].parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True, **kwargs)
+    for _ in range(5):
+        x = torch.randn(16, 7)
+        for net, opt in zip(nets, (fused, reference)):
+            opt.zero_grad()
+            net(x).pow(2).mean().backward()
+            opt.step()
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
