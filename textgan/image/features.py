@@ -77,19 +77,26 @@ class ModuleExtractor:
 
     @torch.inference_mode()
     def features(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
-        """Pool features (N, D) and logits (N, K) or None, float64 numpy on the CPU."""
+        """Pool features (N, D) and logits (N, K) or None, float64 numpy on the CPU.
+
+        On a GPU the images go from page-locked memory with asynchronous copies and the outputs stay on
+        the device until the end, so no batch waits for the previous one's copy back.
+        """
+        images = torch.as_tensor(images)
+        if self.device.type == "cuda" and images.device.type == "cpu":
+            images = images.pin_memory()
         pools, logits = [], []
-        for batch in torch.as_tensor(images).split(self.batch_size):
-            out = self.module(self.prepare(batch.to(self.device)))
+        for batch in images.split(self.batch_size):
+            out = self.module(self.prepare(batch.to(self.device, non_blocking=True)))
             pool, logit = out if self.has_logits else (out, None)
             if pool.ndim > 2:  # feature maps: average over the spatial positions
                 pool = pool.mean(dim=tuple(range(2, pool.ndim)))
-            pools.append(pool.double().cpu())
+            pools.append(pool.double())
             if logit is not None:
-                logits.append(logit.double().cpu())
+                logits.append(logit.double())
         if not pools:
             raise ValueError("no images to extract features from")
-        return torch.cat(pools).numpy(), torch.cat(logits).numpy() if logits else None
+        return torch.cat(pools).cpu().numpy(), torch.cat(logits).cpu().numpy() if logits else None
 
 
 def inception_extractor(path: str | Path, device: str | torch.device = "cpu",

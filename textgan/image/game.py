@@ -150,6 +150,9 @@ class ImageGame(LatentGame):
         self.batches = ShuffledBatches(images[train], recipe.train.batch_size, recipe.seed)
         self.generator, self.discriminator = build_models(
             model.arch, model.z_dim, data_cfg.image_size, data_cfg.channels, model.g_channels, model.d_channels)
+        if device.type == "cuda":  # cuDNN's faster NHWC convolutions (weights kept NHWC by .to(device))
+            self.generator.to(memory_format=torch.channels_last)
+            self.discriminator.to(memory_format=torch.channels_last)
         self.policy = parse_policy(model.augment)
         self.fixed_p = model.augment_p
         self.ada = AdaptiveP(model.ada_target, model.ada_images) if model.ada else None
