@@ -62,9 +62,9 @@ PEER_PEAK_GB = 2.8
 SCHEDULE_MLE, SCHEDULE_ADV, N_CRITIC = 23_400, 3_000, 5
 
 
-def make_trainer(recipe_name: str, device: torch.device, bf16: bool, out: Path) -> Trainer:
-    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml",
-                         [*SMALL_DATA, *PEER_SETTINGS, f"train.amp={str(bf16).lower()}"])
+def make_trainer(recipe_name: str, device: torch.device, bf16: bool, out: Path, compile_: bool = False) -> Trainer:
+    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml", [*SMALL_DATA, *PEER_SETTINGS, f"train.amp={str(bf16).lower()}",
+                                                           f"train.compile={str(compile_).lower()}"])
     torch.manual_seed(0)
     trainer = Trainer(recipe, build_game(recipe, device), out, device)
     trainer.game.on_step(1, trainer.cfg.steps)

@@ -111,6 +111,7 @@ class TrainConfig:
     init: str = "default"
     spectral_norm: bool = False
     amp: bool = False
+    compile: bool = False
     log_every: int = 10
     checkpoint_every: int = 500
     tensorboard: bool = False

@@ -153,6 +153,7 @@ class RelGANDiscriminator(nn.Module):
 _CHUNK = 8  # samples per convolution call: keeps the (chunk, maps, T, num_rep) responses in cache
 
 
+@torch.compiler.disable  # inductor (torch 2.13, CPU) segfaults in the backward of its gather (checked)
 def _max_over_time(e: Tensor, conv: nn.Conv2d) -> Tensor:
     """Max over time of one filter bank's responses to the representations of e (B, T, E): (B, num_rep, maps).
 

@@ -173,6 +173,7 @@ class LinearOutputGenerator(TextGenerator):
     logits at a time."""
 
     out: nn.Linear
+    compiled_methods = ("forward", "step_features")  # what `train.compile` compiles: sampling runs on the step
 
     def step_features(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """Feed one token per row (B,); returns the features (B, H) under `out` and the new state."""
