@@ -31,5 +31,7 @@ def test_keep_freed_cpu_memory_stops_the_page_faults_of_reallocated_tensors():
         pytest.skip("not glibc")
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout
     default, kept = map(float, out.split())
-    assert default > 5_000  # blocks returned to the kernel and faulted in again (6,250 pages per tensor)
+    # by default the blocks go back to the kernel and fault in again: 6,250 4-KB pages per tensor, fewer
+    # where the kernel maps larger folios (5,000 per round of four measured on kernel 6.18)
+    assert default > 1_000
     assert kept < 100
