@@ -7,6 +7,7 @@ machine's measured matmul rate.
 
     python benchmarks/bench_train.py --quick --json        # CPU; last line: one JSON object
     python benchmarks/bench_train.py --device cuda --bf16  # on a GPU
+    python benchmarks/bench_train.py --quick --compile     # textgan's steps with train.compile
 
 Each step is the trainer's own (forward, backward, clipping, optimiser) on the same models: textgan's
 and the naive step alternate, one warm-up each, and the median of the repeats is reported, so load
@@ -131,11 +132,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def peak_memory(name: str, device: torch.device, bf16: bool) -> dict[str, float]:
+def peak_memory(name: str, device: torch.device, bf16: bool, compile_: bool) -> dict[str, float]:
     """In this (fresh) process: each of textgan's steps twice, then the peak resident memory in MB
     (and the peak CUDA allocation on a GPU)."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = make_trainer(f"{name}_oracle", device, bf16, Path(tmp))
+        trainer = make_trainer(f"{name}_oracle", device, bf16, Path(tmp), compile_)
         for step in step_fns(trainer).values():
             step()
             step()
@@ -147,8 +148,7 @@ def peak_memory(name: str, device: torch.device, bf16: bool) -> dict[str, float]
 
 def peak_in_subprocess(name: str, args: argparse.Namespace) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--peak-of", name, "--device", args.device, "--threads", str(args.threads)]
-    if args.bf16:
-        cmd.append("--bf16")
+    cmd += ["--bf16"] * args.bf16 + ["--compile"] * args.compile
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -167,6 +167,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 timed steps each (default 10)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA (train.amp)")
+    parser.add_argument("--compile", action="store_true",
+                        help="train.compile for textgan's steps (the naive reference stays eager; the warm-up "
+                             "step waits for the compiler)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object last")
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
@@ -176,7 +179,7 @@ def main() -> None:
     keep_freed_cpu_memory()  # as `textgan train` does
     device = torch.device(args.device)
     if args.peak_of:
-        print(json.dumps(peak_memory(args.peak_of, device, args.bf16)))
+        print(json.dumps(peak_memory(args.peak_of, device, args.bf16, args.compile)))
         return
     repeats = 3 if args.quick else 10
     load_start = load()
@@ -184,7 +187,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in GAMES:
-            trainer = make_trainer(f"{name}_oracle", device, args.bf16, Path(tmp))
+            trainer = make_trainer(f"{name}_oracle", device, args.bf16, Path(tmp), args.compile)
             naive = naive_game(trainer.game)
             tokens = trainer.cfg.batch_size * trainer.game.seq_len
             for kind in STEPS:
@@ -219,7 +222,7 @@ def main() -> None:
         + (f" {peak['peak_cuda_mb']:.0f} MB CUDA |" if "peak_cuda_mb" in peak else "")
         for name, peak in peaks.items())
     body = (
-        f"device {device}{' bf16' if args.bf16 else ''}, {threads}; load average (1, 5, 15 min) "
+        f"device {device}{' bf16' if args.bf16 else ''}{', textgan with train.compile' if args.compile else ''}, {threads}; load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, {', '.join(f'{x:.2f}' for x in load_end)} at "
         f"the end of the timing (2 cores); {repeats} timed steps (median), textgan's and the "
         "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "
@@ -251,7 +254,7 @@ def main() -> None:
     print(body)
     if not args.no_record:
         record("bench_train: text GAN step times on the oracle, textgan vs naive vs peer"
-               + (" (quick)" if args.quick else ""), body)
+               + (" (quick)" if args.quick else "") + (" (train.compile)" if args.compile else ""), body)
     if args.json:
         print(json.dumps(figures))
 
