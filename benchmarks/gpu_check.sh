@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 OUT=${OUT:-$(mktemp -d)}
+# The recipes read ../shared/data; where only a copy inside the checkout travelled (./shared/data, as
+# on a lent device machine), point ../shared at it
+if [ ! -d ../shared/data ] && [ -d shared/data ]; then ln -s "$PWD/shared" ../shared; fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
 echo "== cuda tests"
