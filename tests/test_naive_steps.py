@@ -40,12 +40,9 @@ def test_naive_generator_steps_and_log_probs_match():
         torch.testing.assert_close(gathered, G.log_probs(tokens), atol=1e-5, rtol=1e-5)
 
 
-def test_naive_relgan_d_matches_logits_and_gradients():
-    torch.manual_seed(1)
-    D = RelGANDiscriminator(V, T, emb_dim=8, num_rep=4, filter_sizes=(2, 3), num_filters=(5, 7)).eval()
-    ids = torch.randint(0, V, (B, T))
-    torch.testing.assert_close(naive_discriminator(D, ids), D(ids), atol=1e-5, rtol=1e-5)
-    soft = torch.softmax(torch.randn(B, T, V) * 3, dim=-1)
+def same_outputs_and_gradients(D: torch.nn.Module, soft: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """D and its naive forward on soft inputs: equal outputs, input gradients and parameter gradients;
+    returns D's outputs and input gradient."""
     grads = []
     for forward in (D, lambda x: naive_discriminator(D, x)):
         x = soft.clone().requires_grad_()
@@ -58,6 +55,16 @@ def test_naive_relgan_d_matches_logits_and_gradients():
     torch.testing.assert_close(dx_b, dx_a, atol=1e-5, rtol=1e-5)
     for a, b in zip(dp_a, dp_b):
         torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    return out_a, dx_a
+
+
+def test_naive_relgan_d_matches_logits_and_gradients():
+    torch.manual_seed(1)
+    D = RelGANDiscriminator(V, T, emb_dim=8, num_rep=4, filter_sizes=(2, 3), num_filters=(5, 7)).eval()
+    ids = torch.randint(0, V, (B, T))
+    torch.testing.assert_close(naive_discriminator(D, ids), D(ids), atol=1e-5, rtol=1e-5)
+    soft = torch.softmax(torch.randn(B, T, V) * 3, dim=-1)
+    out_a, dx_a = same_outputs_and_gradients(D, soft)
     D.requires_grad_(False)  # as in a generator step: reals need no gradient, fakes one w.r.t. the input
     torch.testing.assert_close(D(ids), naive_discriminator(D, ids), atol=1e-5, rtol=1e-5)
     x = soft.clone().requires_grad_()
@@ -72,6 +79,7 @@ def test_naive_seqgan_d_matches_forward_and_scorer():
     naive = naive_discriminator(D, ids)
     torch.testing.assert_close(naive, D(ids), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(naive, D.scorer()(ids), atol=1e-5, rtol=1e-5)
+    same_outputs_and_gradients(D, torch.softmax(torch.randn(B, T, V) * 3, dim=-1))  # matmul windows vs Conv1d
 
 
 def seqgan_pair(seed: int) -> tuple[LSTMGenerator, SeqGANDiscriminator]:
