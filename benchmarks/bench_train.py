@@ -222,7 +222,8 @@ def main() -> None:
         + (f" {peak['peak_cuda_mb']:.0f} MB CUDA |" if "peak_cuda_mb" in peak else "")
         for name, peak in peaks.items())
     body = (
-        f"device {device}{' bf16' if args.bf16 else ''}{', textgan with train.compile' if args.compile else ''}, {threads}; load average (1, 5, 15 min) "
+        f"device {device}{' bf16' if args.bf16 else ''}{', textgan with train.compile' if args.compile else ''}, "
+        f"{threads}; load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, {', '.join(f'{x:.2f}' for x in load_end)} at "
         f"the end of the timing (2 cores); {repeats} timed steps (median), textgan's and the "
         "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "

@@ -1,5 +1,6 @@
 """The CUDA path of the trainer: bf16 autocast runs of the toy and text games, channels-last image
-networks with fused optimisers, torch.compile, and NCCL data parallelism through torchrun. Marked `cuda`; skipped without a GPU (run by benchmarks/gpu_check.sh)."""
+networks with fused optimisers, torch.compile, pinned-memory feature extraction, and NCCL data
+parallelism through torchrun. Marked `cuda`; skipped without a GPU (run by benchmarks/gpu_check.sh)."""
 
 import json
 import math
