@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command for a CUDA machine (estimated 5–7 minutes on one H100: not yet run, no GPU has been lent): the `cuda` tests,
-# the text-GAN step benchmark in fp32 and bf16, and relgan_oracle for a fixed number of steps; a short table last.
+# One command for a CUDA machine (estimated 5–7 minutes on one H100: not yet run, no GPU has been
+# lent): the `cuda` tests, the text-GAN step benchmark in fp32 and bf16, and relgan_oracle for a fixed
+# number of steps; a short table last.
 # Figures go to benchmarks/RESULTS.md with the card's name.
 #   bash benchmarks/gpu_check.sh            (uses .venv when present, else python3)
 set -euo pipefail
