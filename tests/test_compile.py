@@ -66,8 +66,10 @@ def test_compiled_text_steps_equal_the_eager_ones(tmp_path: Path, monkeypatch):
     assert counters["stats"]["unique_graphs"] >= 3  # G's forward and step, D's forward: compiled, not skipped
 
 
-def test_inductor_compiled_toy_steps_equal_the_eager_ones(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(torch._inductor.config, "fallback_random", True)  # the same random numbers as eager
+# the same random numbers as eager; `config.patch`, not monkeypatch: monkeypatch's undo deletes the
+# key, and every later inductor compile in the session fails on it (checked)
+@torch._inductor.config.patch(fallback_random=True)
+def test_inductor_compiled_toy_steps_equal_the_eager_ones(tmp_path: Path):
     recipe = {**TOY, "loss": {"name": "ns"}}
     eager, compiled = trainer(tmp_path, False, recipe), trainer(tmp_path, True, recipe)
     assert "forward" in compiled.game.generator.__dict__ and "forward" in compiled.game.discriminator.__dict__

@@ -14,9 +14,9 @@ def seqgan(**kw):
     return SeqGANDiscriminator(V, T, emb_dim=8, filter_sizes=(1, 2, 3, 20), num_filters=(4, 5, 6, 7), **kw).eval()
 
 
-def relgan(**kw):
+def relgan(num_rep=4, **kw):
     torch.manual_seed(0)
-    return RelGANDiscriminator(V, T, emb_dim=8, num_rep=4, filter_sizes=(2, 3), num_filters=(5, 6), **kw).eval()
+    return RelGANDiscriminator(V, T, emb_dim=8, num_rep=num_rep, filter_sizes=(2, 3), num_filters=(5, 6), **kw).eval()
 
 
 @pytest.mark.parametrize("make", [seqgan, relgan])
@@ -87,8 +87,12 @@ def test_seqgan_scorer_equals_eval_forward_and_keeps_mode():
     torch.testing.assert_close(score(x), d(x), atol=1e-5, rtol=1e-5)
 
 
-def test_relgan_pooling_matches_plain_max_pooling_in_value_and_gradient():
-    d = relgan()
+# one and two features per representation; compiled, one feature per representation takes the fused
+# running maximum (about 20 s of C++ build on a cold cache)
+@pytest.mark.parametrize("num_rep, compiled", [(4, False), (8, False), (8, True)])
+def test_relgan_pooling_matches_plain_max_pooling_in_value_and_gradient(num_rep, compiled):
+    d = relgan(num_rep)
+    forward = torch.compile(d.forward) if compiled else d
     soft = torch.softmax(3 * torch.randn(B, T, V), -1)
 
     def reference(x):
@@ -97,10 +101,10 @@ def test_relgan_pooling_matches_plain_max_pooling_in_value_and_gradient():
         return d.out(d.fc(d.highway(pooled))).squeeze(-1)
 
     a, b = soft.clone().requires_grad_(), soft.clone().requires_grad_()
-    fast, slow = d(a), reference(b)
+    fast, slow = forward(a), reference(b)
     torch.testing.assert_close(fast, slow)
     with torch.no_grad():
-        torch.testing.assert_close(d(soft), slow)
+        torch.testing.assert_close(forward(soft), slow)
     weights = torch.randn(len(fast))
     grads_fast = torch.autograd.grad((fast * weights).sum(), [a, d.convs[0].weight])
     grads_slow = torch.autograd.grad((slow * weights).sum(), [b, d.convs[0].weight])

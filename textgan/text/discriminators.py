@@ -148,38 +148,82 @@ class RelGANDiscriminator(nn.Module):
         self.out = nn.Linear(100, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        e = embed(self.embedding, x)  # (B, T, E)
-        pooled = torch.cat([_max_over_time(e, conv) for conv in self.convs], dim=-1).relu()  # (B, num_rep, F)
+        e = _embed_eagerly(self.embedding, x)  # (B, T, E)
+        # each weight read once: a spectral-norm parametrization runs per read
+        pooled = _max_over_time(e, [(conv.weight, conv.bias) for conv in self.convs]).relu()  # (B, num_rep, F)
         h = pooled.flatten(0, 1)  # (B * num_rep, F), sample-major
         return self.out(self.fc(self.dropout(self.highway(h)))).squeeze(-1)
+
+
+@torch.compiler.disable
+def _embed_eagerly(embedding: nn.Embedding, x: Tensor) -> Tensor:
+    """`embed` outside `train.compile`'s graph: there inductor fused the lookup into the pooling loops,
+    repeating it for every map and offset (40x slower than pooling a looked-up input, measured)."""
+    return embed(embedding, x)
 
 
 _CHUNK = 8  # samples per convolution call: keeps the (chunk, maps, T, num_rep) responses in cache
 
 
-@torch.compiler.disable  # inductor (torch 2.13, CPU) segfaults in the backward of its gather (checked)
-def _max_over_time(e: Tensor, conv: nn.Conv2d) -> Tensor:
-    """Max over time of one filter bank's responses to the representations of e (B, T, E): (B, num_rep, maps).
+def _max_over_time(e: Tensor, banks: list[tuple[Tensor, Tensor]]) -> Tensor:
+    """Max over time of each filter bank's (weight, bias) responses to the representations of e (B, T, E),
+    concatenated: (B, num_rep, total maps).
 
-    The responses (B x maps x T x num_rep: a thousand times the input) are computed without autograd,
-    a few samples at a time. When a gradient is wanted, only the winning window of each (sample,
-    representation, map) is recomputed, differentiably: the same values and (sub)gradients as
-    autograd through max-pooling, without ever storing or back-propagating the full responses.
-    Otherwise (no grad mode, or nothing to differentiate, as for the reals in a generator step with
-    D frozen) the values alone come from `amax`, many times cheaper than a max with indices.
+    The responses (B x maps x T x num_rep: a thousand times the input) are never kept for autograd.
+    When a gradient is wanted, the offsets of the maxima come without autograd and only the winning
+    window of each (sample, representation, map) is recomputed, differentiably: the same values and
+    (sub)gradients as autograd through max-pooling. Otherwise (no grad mode, or nothing to
+    differentiate, as for the reals in a generator step with D frozen) the maxima alone come from
+    `amax`, many times cheaper than a max with indices. The bias is added after the max: the same
+    value (rounding is monotonic) on a T-times smaller tensor.
     """
-    weight, bias = conv.weight, conv.bias  # read once: a spectral-norm parametrization runs per read
-    responses = (F.conv2d(chunk, weight, bias, stride=conv.stride) for chunk in e.unsqueeze(1).split(_CHUNK))
-    wants_grad = e.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
+    wants_grad = e.requires_grad or any(w.requires_grad or b.requires_grad for w, b in banks)
     if not (torch.is_grad_enabled() and wants_grad):
-        return torch.cat([r.amax(2) for r in responses]).transpose(1, 2)
-    with torch.no_grad():
-        best = torch.cat([r.max(2).indices for r in responses])
+        return torch.cat([(_pooled(e, w, offsets=False) + b[:, None]).transpose(1, 2) for w, b in banks], dim=-1)
+    best = [_pooled(e.detach(), w.detach(), offsets=True) for w, _ in banks]
+    return _winning_responses(e, banks, best)
+
+
+def _pooled(e: Tensor, weight: Tensor, offsets: bool) -> Tensor:
+    """Max over time of the bias-free responses of one filter bank to e (B, T, E), or the time offsets
+    of the first maxima: (B, maps, num_rep).
+
+    Under `train.compile`, with one feature per representation (RelGAN's default), the maximum runs
+    over the offsets in pointwise ops that inductor fuses into one loop, so the responses are never
+    stored: with RelGAN's widths at batch 64, 7x faster for the offsets and 20x for the maxima than
+    the chunked convolution, and 3x faster for the offsets than inductor's argmax over the responses
+    (measured). With wider representations the convolution is faster.
+    """
     maps, _, width, rep_dim = weight.shape
+    if not (torch.compiler.is_compiling() and rep_dim == 1):
+        responses = (F.conv2d(chunk, weight, stride=(1, rep_dim)) for chunk in e.unsqueeze(1).split(_CHUNK))
+        return torch.cat([r.max(2).indices if offsets else r.amax(2) for r in responses])
+    x, w = e[:, None], weight.view(1, maps, width, 1)
+
+    def response(start: int) -> Tensor:  # (B, maps, num_rep)
+        return sum(x[:, :, start + j] * w[:, :, j] for j in range(width))
+
+    best = response(0)
+    at = torch.zeros(best.shape, dtype=torch.long, device=best.device)
+    for start in range(1, e.shape[1] - width + 1):
+        r = response(start)
+        if offsets:
+            at = torch.where(r > best, start, at)
+        best = torch.maximum(best, r)
+    return at if offsets else best
+
+
+@torch.compiler.disable  # inductor (torch 2.13, CPU) segfaults in the backward of its gather (checked)
+def _winning_responses(e: Tensor, banks: list[tuple[Tensor, Tensor]], best: list[Tensor]) -> Tensor:
+    """Each bank's responses at the offsets `best` (B, maps, num_rep), differentiable: (B, num_rep, total maps)."""
     b, t, emb_dim = e.shape
-    # windows[b, r, s] = e[b, s:s + width, r * rep_dim:(r + 1) * rep_dim], flattened like a filter
-    windows = e.unfold(1, width, 1).view(b, t - width + 1, emb_dim // rep_dim, rep_dim, width)
-    windows = windows.permute(0, 2, 1, 4, 3).flatten(3)  # (B, num_rep, L, width * rep_dim)
-    k = windows.shape[-1]
-    chosen = windows.gather(2, best.transpose(1, 2)[..., None].expand(-1, -1, -1, k))  # (B, num_rep, maps, k)
-    return (chosen * weight.view(maps, k)).sum(-1) + bias
+    pooled = []
+    for (weight, bias), offsets in zip(banks, best):
+        maps, _, width, rep_dim = weight.shape
+        # windows[b, r, s] = e[b, s:s + width, r * rep_dim:(r + 1) * rep_dim], flattened like a filter
+        windows = e.unfold(1, width, 1).view(b, t - width + 1, emb_dim // rep_dim, rep_dim, width)
+        windows = windows.permute(0, 2, 1, 4, 3).flatten(3)  # (B, num_rep, L, width * rep_dim)
+        k = windows.shape[-1]
+        chosen = windows.gather(2, offsets.transpose(1, 2)[..., None].expand(-1, -1, -1, k))  # (B, num_rep, maps, k)
+        pooled.append((chosen * weight.view(maps, k)).sum(-1) + bias)
+    return torch.cat(pooled, dim=-1)
