@@ -78,6 +78,21 @@ def test_dropout_only_in_training():
     assert not torch.allclose(a, d(x))
 
 
+def test_compiled_seqgan_equals_eager_with_a_filter_as_wide_as_the_sequence():
+    # with 2 threads, inductor's backward of an `unfold` spanning the sequence corrupted the heap (a crash)
+    d = SeqGANDiscriminator(V, T, emb_dim=8, filter_sizes=(2, T), num_filters=(4, 5)).eval()
+    x = torch.randint(0, V, (B, T))
+    torch.set_num_threads(2)
+    try:
+        compiled = torch.compile(d.forward)
+        torch.testing.assert_close(compiled(x), d(x))
+        grads = [torch.autograd.grad(forward(x).sum(), d.parameters()) for forward in (compiled, d)]
+    finally:
+        torch.set_num_threads(1)
+    for compiled_grad, eager_grad in zip(*grads):
+        torch.testing.assert_close(compiled_grad, eager_grad)
+
+
 def test_seqgan_scorer_equals_eval_forward_and_keeps_mode():
     d = seqgan(dropout=0.5).train()
     score = d.scorer()
