@@ -16,7 +16,8 @@ The process's CPU time per step is reported too: it depends much less on the loa
 though not at all free of it (cache and core sharing: a RelGAN D step took 4.1 and 5.6 CPU s in two
 runs at load 8-11).
 Peak resident memory is measured per game in a fresh subprocess running textgan's steps only.
-Tokens/s counts the batch's generated or trained tokens (batch x 20), not the rollouts' tokens.
+Tokens/s counts the batch's generated or trained tokens (batch x 20), not the rollouts' tokens. Last,
+the DCGAN MNIST recipe's D and G steps give the image baselines' images/s.
 """
 
 from __future__ import annotations
@@ -59,12 +60,15 @@ STEPS = ("mle", "g", "d")
 # threads): seconds per step, and RelGAN's peak resident memory (issue 7)
 PEER_S = {"relgan": {"mle": 0.40, "g": 4.5, "d": 3.6}, "seqgan": {"mle": 0.025, "g": 34.0, "d": 0.066}}
 PEER_PEAK_GB = 2.8
+IMAGE_RECIPE = "dcgan_mnist"  # DCGAN (batch 64, 28 px MNIST digits): the image baselines' images/s
 # relgan_oracle's published schedule: 150 MLE epochs, 3,000 adversarial epochs of 1 G + 5 D steps
 SCHEDULE_MLE, SCHEDULE_ADV, N_CRITIC = 23_400, 3_000, 5
 
 
-def make_trainer(recipe_name: str, device: torch.device, bf16: bool, out: Path, compile_: bool = False) -> Trainer:
-    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml", [*SMALL_DATA, *PEER_SETTINGS, f"train.amp={str(bf16).lower()}",
+def make_trainer(recipe_name: str, device: torch.device, bf16: bool, out: Path, compile_: bool = False,
+                 overrides: tuple[str, ...] = (*SMALL_DATA, *PEER_SETTINGS)) -> Trainer:
+    """A trainer for the recipe with `overrides` (default: the text recipes' small data and peer settings)."""
+    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml", [*overrides, f"train.amp={str(bf16).lower()}",
                                                            f"train.compile={str(compile_).lower()}"])
     torch.manual_seed(0)
     trainer = Trainer(recipe, build_game(recipe, device), out, device)
@@ -103,6 +107,20 @@ def time_pair(trainer: Trainer, naive, kind: str, repeats: int, device: torch.de
     finally:
         trainer.game = game
     return {key: statistics.median(values) for key, values in times.items()}
+
+
+def image_figures(device: torch.device, bf16: bool, compile_: bool, repeats: int, out: Path) -> dict[str, float]:
+    """DCGAN's median seconds per D and G step (after one warm-up each) and its training throughput:
+    the real images D trains on per second of training, n_critic x batch / (n_critic x D + G)."""
+    trainer = make_trainer(IMAGE_RECIPE, device, bf16, out, compile_, overrides=())
+    figures = {}
+    for kind in ("d", "g"):
+        step = step_fns(trainer)[kind]
+        timed(step, device)
+        figures[f"dcgan_{kind}_step_s"] = statistics.median(timed(step, device)[0] for _ in range(repeats))
+    batch, n_critic = trainer.cfg.batch_size, trainer.cfg.n_critic
+    iteration_s = n_critic * figures["dcgan_d_step_s"] + figures["dcgan_g_step_s"]
+    return figures | {"dcgan_batch_size": batch, "dcgan_n_critic": n_critic, "dcgan_images_per_s": n_critic * batch / iteration_s}
 
 
 def step_gflop(step: Callable[[], object]) -> float:
@@ -202,6 +220,7 @@ def main() -> None:
                             f"{t['naive_cpu']:.4f} | {t['naive_cpu'] / cpu:.1f}x | {peer:g} | {peer / ours:.1f}x | "
                             f"{peer / cpu:.1f}x | {gflop:.1f} | {floor:.3f} | {floor / ours:.0%} | {tokens / ours:,.0f} |")
                 print(rows[-1], flush=True)
+        figures |= image_figures(device, args.bf16, args.compile, repeats, Path(tmp))
     load_end = load()
     figures |= {"load_1min_start": load_start[0], "load_1min_end": load_end[0], "threads": torch.get_num_threads()}
     peaks = {name: peak_in_subprocess(name, args) for name in GAMES}
@@ -241,6 +260,13 @@ def main() -> None:
         f"{figures['gemm_gflops']:.0f} GFLOP/s (a 4096 x 1200 by 1200 x 1200 product, {threads}), the "
         "best rate measured here: a lower bound on the step for any implementation of the same arithmetic, "
         "and floor / textgan the share of the step that runs at that rate.\n\n"
+        f"Image baseline, {IMAGE_RECIPE} (DCGAN, batch {figures['dcgan_batch_size']}, 1 x 28 x 28, n_critic "
+        f"{figures['dcgan_n_critic']}), textgan only, timed after the text games:\n\n"
+        "| recipe | D s/step | G s/step | images/s (D step) | training images/s |\n|---|---|---|---|---|\n"
+        f"| {IMAGE_RECIPE} | {figures['dcgan_d_step_s']:.4f} | {figures['dcgan_g_step_s']:.4f} | "
+        f"{figures['dcgan_batch_size'] / figures['dcgan_d_step_s']:,.0f} | {figures['dcgan_images_per_s']:,.0f} |\n\n"
+        "Training images/s: the real images D trains on per second of training, n_critic x batch / "
+        "(n_critic x D step + G step).\n\n"
         "Peak resident memory, textgan's steps only, one fresh process per game:\n\n"
         "| game | peak RSS GB | peer GB | ratio |" + (" peak CUDA |\n|---|---|---|---|---|\n" if device.type == "cuda"
                                                       else "\n|---|---|---|---|\n") + peak_rows + "\n\n"
