@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from textgan.errors import UserError
+from textgan.text import draw_kernel
 from textgan.text.generators import (
     LSTMGenerator,
     RelationalMemoryGenerator,
@@ -82,7 +83,16 @@ def test_top_k_one_and_tiny_temperature_are_greedy(kind):
     assert torch.equal(g.sample(3, T, temperature=1e-4), greedy)
 
 
-def test_sample_logits_follows_softmax_temperature_and_top_k():
+@pytest.fixture(params=["kernel", "torch"])
+def sampling_path(request, monkeypatch):
+    """Each sampling test twice: through the compiled draw kernel (where it builds) and torch's ops."""
+    if request.param == "torch":
+        monkeypatch.setattr(draw_kernel, "draw", lambda *args, **kwargs: None)
+    elif not draw_kernel.status().startswith("compiled"):
+        pytest.skip(draw_kernel.status())
+
+
+def test_sample_logits_follows_softmax_temperature_and_top_k(sampling_path):
     gen = torch.Generator().manual_seed(0)
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, float("-inf")]])
     draws = sample_logits(logits.expand(40000, -1), generator=gen)[:, 0]
@@ -95,9 +105,11 @@ def test_sample_logits_follows_softmax_temperature_and_top_k():
     assert set(top2.unique().tolist()) == {0, 1}
     many = sample_logits(logits, num_samples=7, generator=gen)
     assert many.shape == (1, 7)
+    with pytest.raises(UserError, match="temperature"):
+        sample_logits(logits, temperature=0.0)
 
 
-def test_sample_linear_draws_each_row_from_its_own_softmax():
+def test_sample_linear_draws_each_row_from_its_own_softmax(sampling_path):
     torch.manual_seed(0)
     layer = torch.nn.Linear(3, 5)
     features = torch.randn(2, 3).repeat_interleave(20000, dim=0)  # two distributions, many chunks each

@@ -20,33 +20,48 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textgan.errors import UserError
+from textgan.text import draw_kernel
 
 State = tuple[Tensor, ...]
 
 
 def sample_logits(logits: Tensor, temperature: float = 1.0, top_k: int = 0, num_samples: int = 1,
-                  generator: torch.Generator | None = None, overwrite: bool = False) -> Tensor:
-    """Draw `num_samples` tokens per row of `logits` (rows, V) from softmax(logits / temperature),
+                  generator: torch.Generator | None = None, overwrite: bool = False,
+                  bias: Tensor | None = None) -> Tensor:
+    """Draw `num_samples` tokens per row of `logits` (rows, V) from softmax((logits + bias) / temperature),
     restricted to the `top_k` most likely tokens (0: all); returns (rows, num_samples).
 
     Inverse-CDF sampling: one uniform per draw and one cumulative sum per row, several times faster
     on CPU than `torch.multinomial`, which draws an exponential variate for every vocabulary entry.
-    The probabilities come from one fused `softmax` pass (a third faster on (1024, 5000) rows than
-    max, subtract and exp as separate passes, measured). `overwrite=True` lets a temperature or
-    top-k cut-off work in place in `logits` (saving a copy) and leave garbage there.
+    float32 logits on the CPU go through the compiled kernel of `draw_kernel`: one pass per row,
+    with the bias and temperature applied on the fly. Elsewhere the probabilities come from one
+    fused `softmax` pass (a third faster on (1024, 5000) rows than max, subtract and exp as separate
+    passes, measured). Both draw the same uniforms, so a seed gives the same tokens either way (but
+    for rounding at a token's boundary). `overwrite=True` lets the bias, top-k cut-off and
+    temperature work in place in `logits` (saving a copy) and leave garbage there.
     """
-    if temperature != 1.0 or (top_k and top_k < logits.shape[-1]):
+    if not temperature > 0:
+        raise UserError(f"the sampling temperature must be > 0, got {temperature}")
+    vocab = logits.shape[-1]
+    if bias is not None and top_k and top_k < vocab:
+        logits, bias, overwrite = (logits.add_(bias) if overwrite else logits + bias), None, True
+    if top_k and top_k < vocab:  # the same tokens at any temperature > 0
         logits = logits if overwrite else logits.clone()
-        if temperature != 1.0:
-            logits.div_(temperature)
-        if top_k and top_k < logits.shape[-1]:
-            kth = logits.topk(top_k, dim=-1).values[:, -1:]
-            logits.masked_fill_(logits < kth, float("-inf"))
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits, overwrite = logits.masked_fill_(logits < kth, float("-inf")), True
     # at least float32: a bf16 cumulative sum over thousands of tokens would lose the tail
-    cdf = torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32)).cumsum_(-1)
-    u = torch.rand(len(logits), num_samples, dtype=cdf.dtype, device=logits.device, generator=generator)
+    dtype = torch.promote_types(logits.dtype, torch.float32)
+    u = torch.rand(len(logits), num_samples, dtype=dtype, device=logits.device, generator=generator)
+    drawn = draw_kernel.draw(logits, u, bias, 1.0 / temperature)
+    if drawn is not None:
+        return drawn
+    if bias is not None:
+        logits, overwrite = (logits.add_(bias) if overwrite else logits + bias), True
+    if temperature != 1.0:
+        logits = logits.div_(temperature) if overwrite else logits / temperature
+    cdf = torch.softmax(logits, dim=-1, dtype=dtype).cumsum_(-1)
     # right=True: token i iff cdf[i-1] <= u * total < cdf[i], so zero-probability tokens never come
-    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_max_(logits.shape[-1] - 1)
+    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).clamp_max_(vocab - 1)
 
 
 def sample_linear(features: Tensor, layer: nn.Linear, temperature: float = 1.0, top_k: int = 0,
@@ -54,15 +69,18 @@ def sample_linear(features: Tensor, layer: nn.Linear, temperature: float = 1.0, 
     """One token per row (rows,) drawn from softmax(layer(features) / temperature), as `sample_logits`.
 
     On CPU the rows go `rows_per_chunk` at a time, so a chunk's logits stay in the cache from the
-    matmul through softmax, cumulative sum and search instead of a (rows, V) tensor that each pass
-    streams through memory. A GPU wants one pass over all rows.
+    matmul to the draw instead of a (rows, V) tensor that each pass streams through memory, and the
+    bias joins in the draw (`addmm` would first copy it into every row). A GPU wants one pass over
+    all rows.
     """
     if features.device.type != "cpu":
         return sample_logits(layer(features), temperature, top_k, generator=generator, overwrite=True)[:, 0]
+    weight, bias = layer.weight, layer.bias  # read once: a parametrization would run per read
     tokens = torch.empty(len(features), dtype=torch.long)
     for i in range(0, len(features), rows_per_chunk):
-        logits = layer(features[i : i + rows_per_chunk])
-        tokens[i : i + rows_per_chunk] = sample_logits(logits, temperature, top_k, generator=generator, overwrite=True)[:, 0]
+        logits = features[i : i + rows_per_chunk] @ weight.t()
+        tokens[i : i + rows_per_chunk] = sample_logits(logits, temperature, top_k, generator=generator,
+                                                       overwrite=True, bias=bias)[:, 0]
     return tokens
 
 
