@@ -48,7 +48,7 @@ from textgan.config import load_recipe
 from textgan.core.trainer import Trainer
 from textgan.device import keep_freed_cpu_memory
 from textgan.games import build_game
-from textgan.text import draw_kernel
+from textgan.text import cpu_kernels
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 SMALL_DATA = ["data.n_train=640", "data.n_heldout=256"]  # the data size does not change a step's cost
@@ -236,7 +236,7 @@ def main() -> None:
         {k: figures[f"relgan_{k}_gflop"] / figures["gemm_gflops"] for k in STEPS})
     threads = (f"torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}"
                if device.type == "cpu" else str(device))
-    figures["cpu_sampling"] = draw_kernel.status()
+    figures["cpu_kernels"] = cpu_kernels.status()
     peak_rows = "\n".join(
         f"| {name} | {peak['peak_rss_mb'] / 1024:.2f} | {PEER_PEAK_GB} (RelGAN's) | "
         f"{peak['peak_rss_mb'] / 1024 / PEER_PEAK_GB:.2f} |"
@@ -244,7 +244,7 @@ def main() -> None:
         for name, peak in peaks.items())
     body = (
         f"device {device}{' bf16' if args.bf16 else ''}{', textgan with train.compile' if args.compile else ''}, "
-        f"{threads}; CPU sampling by {figures['cpu_sampling']}; load average (1, 5, 15 min) "
+        f"{threads}; CPU sampling and cross-entropy by {figures['cpu_kernels']}; load average (1, 5, 15 min) "
         f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, {', '.join(f'{x:.2f}' for x in load_end)} at "
         f"the end of the timing (2 cores); {repeats} timed steps (median), textgan's and the "
         "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "

@@ -58,12 +58,12 @@ def test_compiled_text_steps_equal_the_eager_ones(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
     eager, compiled = trainer(tmp_path, False), trainer(tmp_path, True)
     G, D = compiled.game.generator, compiled.game.discriminator
-    assert {"forward", "step_features"} <= G.__dict__.keys() and "forward" in D.__dict__
+    assert {"features", "step_features"} <= G.__dict__.keys() and "forward" in D.__dict__
     assert compiled.state_dict()["generator"].keys() == eager.state_dict()["generator"].keys()
-    assert not {"forward", "step_features"} & compiled.ema.module.__dict__.keys()  # the EMA copy stays eager
+    assert not {"features", "step_features"} & compiled.ema.module.__dict__.keys()  # the EMA copy stays eager
     counters.clear()
     same_step_results(eager, compiled, ("_mle_step", "_d_step", "_g_step"))
-    assert counters["stats"]["unique_graphs"] >= 3  # G's forward and step, D's forward: compiled, not skipped
+    assert counters["stats"]["unique_graphs"] >= 3  # G's features and step, D's forward: compiled, not skipped
 
 
 # the same random numbers as eager; `config.patch`, not monkeypatch: monkeypatch's undo deletes the

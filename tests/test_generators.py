@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from textgan.errors import UserError
-from textgan.text import draw_kernel
+from textgan.text import cpu_kernels
 from textgan.text.generators import (
     LSTMGenerator,
     RelationalMemoryGenerator,
@@ -87,9 +87,9 @@ def test_top_k_one_and_tiny_temperature_are_greedy(kind):
 def sampling_path(request, monkeypatch):
     """Each sampling test twice: through the compiled draw kernel (where it builds) and torch's ops."""
     if request.param == "torch":
-        monkeypatch.setattr(draw_kernel, "draw", lambda *args, **kwargs: None)
-    elif not draw_kernel.status().startswith("compiled"):
-        pytest.skip(draw_kernel.status())
+        monkeypatch.setattr(cpu_kernels, "draw", lambda *args, **kwargs: None)
+    elif not cpu_kernels.status().startswith("compiled"):
+        pytest.skip(cpu_kernels.status())
 
 
 def test_sample_logits_follows_softmax_temperature_and_top_k(sampling_path):

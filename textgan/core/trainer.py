@@ -45,11 +45,11 @@ class TrainingDiverged(UserError):
 
 
 def compile_network(net: nn.Module) -> None:
-    """`torch.compile` the network's `forward` and the methods it lists in `compiled_methods` (a text
-    generator's per-token step), in place as instance attributes: parameters and state-dict keys stay
-    as they are, so checkpoints move freely between compiled and eager runs. Not `nn.Module.compile`:
-    in torch 2.13 dynamo skips that top frame for torch.nn classes such as the toy games'
-    `nn.Sequential`, which stayed eager (checked)."""
+    """`torch.compile` the methods the network lists in `compiled_methods` (default `forward`; a text
+    generator lists its teacher-forced features and per-token step), in place as instance attributes:
+    parameters and state-dict keys stay as they are, so checkpoints move freely between compiled and
+    eager runs. Not `nn.Module.compile`: in torch 2.13 dynamo skips that top frame for torch.nn
+    classes such as the toy games' `nn.Sequential`, which stayed eager (checked)."""
     for name in getattr(net, "compiled_methods", ("forward",)):
         setattr(net, name, torch.compile(getattr(net, name)))
 

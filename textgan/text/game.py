@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textgan.config import Recipe, check_choice, check_positive
@@ -213,8 +212,7 @@ class TextGame(Game):
     def pretrain_loss(self, batch_size: int) -> Tensor:
         """Teacher-forced cross-entropy over every position of the fixed-width rows (padding included,
         as the anchors train: the generator learns to pad after EOS, so its samples look like reals)."""
-        batch = self.real_batch()
-        return F.cross_entropy(self.generator(batch).flatten(0, 1), batch.flatten())  # rows: no transposed copy
+        return -self.generator.log_probs(self.real_batch()).mean()
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textgan.errors import UserError
-from textgan.text import draw_kernel
+from textgan.text import cpu_kernels
+from textgan.text.cpu_kernels import linear_cross_entropy
 
 State = tuple[Tensor, ...]
 
@@ -33,7 +34,7 @@ def sample_logits(logits: Tensor, temperature: float = 1.0, top_k: int = 0, num_
 
     Inverse-CDF sampling: one uniform per draw and one cumulative sum per row, several times faster
     on CPU than `torch.multinomial`, which draws an exponential variate for every vocabulary entry.
-    float32 logits on the CPU go through the compiled kernel of `draw_kernel`: one pass per row,
+    float32 logits on the CPU go through the compiled kernel of `cpu_kernels`: one pass per row,
     with the bias and temperature applied on the fly. Elsewhere the probabilities come from one
     fused `softmax` pass (a third faster on (1024, 5000) rows than max, subtract and exp as separate
     passes, measured). Both draw the same uniforms, so a seed gives the same tokens either way (but
@@ -52,7 +53,7 @@ def sample_logits(logits: Tensor, temperature: float = 1.0, top_k: int = 0, num_
     # at least float32: a bf16 cumulative sum over thousands of tokens would lose the tail
     dtype = torch.promote_types(logits.dtype, torch.float32)
     u = torch.rand(len(logits), num_samples, dtype=dtype, device=logits.device, generator=generator)
-    drawn = draw_kernel.draw(logits, u, bias, 1.0 / temperature)
+    drawn = cpu_kernels.draw(logits, u, bias, 1.0 / temperature)
     if drawn is not None:
         return drawn
     if bias is not None:
@@ -187,15 +188,27 @@ class TextGenerator(nn.Module):
 
 class LinearOutputGenerator(TextGenerator):
     """A generator whose logits are a linear layer `out` of per-step features: subclasses implement
-    `step_features`, and sampling draws through `sample_linear`, a cache-sized slice of the (B, V)
-    logits at a time."""
+    `features` (teacher-forced) and `step_features`. Sampling draws through `sample_linear`, a
+    cache-sized slice of the (B, V) logits at a time, and `log_probs` through `linear_cross_entropy`,
+    whose CPU kernel turns the logits into the softmax in place."""
 
     out: nn.Linear
-    compiled_methods = ("forward", "step_features")  # what `train.compile` compiles: sampling runs on the step
+    compiled_methods = ("features", "step_features")  # what `train.compile` compiles: the output layer stays eager
+
+    def features(self, tokens: Tensor) -> Tensor:
+        """Teacher-forced features (B, T, H) under `out`: the input at t is token t-1, the start token at t=0."""
+        raise NotImplementedError
 
     def step_features(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
         """Feed one token per row (B,); returns the features (B, H) under `out` and the new state."""
         raise NotImplementedError
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.out(self.features(tokens))
+
+    def log_probs(self, tokens: Tensor) -> Tensor:
+        nll = linear_cross_entropy(self.features(tokens).flatten(0, 1), self.out.weight, self.out.bias, tokens.flatten())
+        return -nll.view_as(tokens)
 
     def step(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
         features, state = self.step_features(prev_tokens, state)
@@ -220,9 +233,9 @@ class LSTMGenerator(LinearOutputGenerator):
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
         self.out = nn.Linear(hidden_dim, vocab_size)
 
-    def forward(self, tokens: Tensor) -> Tensor:
+    def features(self, tokens: Tensor) -> Tensor:
         h, _ = self.lstm(self.embedding(self._shift_right(tokens)))
-        return self.out(h)
+        return h
 
     def init_state(self, batch_size: int) -> State:
         h = torch.zeros(batch_size, self.lstm.hidden_size, device=self._device())
@@ -315,14 +328,14 @@ class RelationalMemoryGenerator(LinearOutputGenerator):
         memory = self._update(*self._project(prev_tokens), state[0])
         return memory.flatten(1), (memory,)
 
-    def forward(self, tokens: Tensor) -> Tensor:
+    def features(self, tokens: Tensor) -> Tensor:
         xs, qkvs, gates = self._project(self._shift_right(tokens))  # all positions in one batch
         (memory,) = self.init_state(len(tokens))
         outputs = []
         for t in range(tokens.shape[1]):
             memory = self._update(xs[:, t], qkvs[:, t], gates[:, t], memory)
             outputs.append(memory.flatten(1))
-        return self.out(torch.stack(outputs, dim=1))
+        return torch.stack(outputs, dim=1)
 
 
 @torch.no_grad()
