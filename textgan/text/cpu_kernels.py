@@ -46,11 +46,8 @@ def draw(logits: Tensor, u: Tensor, bias: Tensor | None = None, scale: float = 1
     """Tokens (rows, n) drawn from softmax((logits + bias) * scale) (rows, V) by the uniforms u (rows, n),
     as torch's inverse CDF would; None when the kernel cannot take these tensors (not float32 on the
     CPU) or is not available. The bias (V,) and scale are applied on the fly: no (rows, V) copy."""
-    lib = _library()
-    tensors = (logits, u) if bias is None else (logits, u, bias)
-    if lib is None or logits.dim() != 2 or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
-        return None
-    return _run(lib, logits, u, bias, scale)
+    lib = _kernels_for(logits, u, bias)
+    return None if lib is None else _run(lib, logits, u, bias, scale)
 
 
 def linear_cross_entropy(features: Tensor, weight: Tensor, bias: Tensor | None, targets: Tensor) -> Tensor:
@@ -58,13 +55,21 @@ def linear_cross_entropy(features: Tensor, weight: Tensor, bias: Tensor | None, 
     (V, H), bias (V,) or None) against `targets` (N,): `F.cross_entropy(F.linear(...), targets,
     reduction="none")`, differentiable in features, weight and bias. Float32 on the CPU it runs the
     kernel: the (N, V) logits become the softmax in place, and the backward pass scales it."""
-    lib = _library()
-    tensors = (features, weight) if bias is None else (features, weight, bias)
-    if lib is None or features.dim() != 2 or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+    if _kernels_for(features, weight, bias) is None:
         return F.cross_entropy(F.linear(features, weight, bias), targets, reduction="none")
     if len(targets) and not 0 <= int(targets.min()) <= int(targets.max()) < len(weight):
         raise IndexError(f"a target is outside the vocabulary of {len(weight)} tokens")
     return _LinearCrossEntropy.apply(features, weight, bias, targets)
+
+
+def _kernels_for(matrix: Tensor, *others: Tensor | None) -> ctypes.CDLL | None:
+    """The kernels, when they are available and take these tensors: a 2-D matrix and the others
+    (None: absent), all float32 on the CPU."""
+    lib = _library()
+    tensors = [matrix, *(t for t in others if t is not None)]
+    if lib is None or matrix.dim() != 2 or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+        return None
+    return lib
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
