@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 from textgan.errors import UserError
 from textgan.text import cpu_kernels
-from textgan.text.cpu_kernels import linear_cross_entropy
 
 State = tuple[Tensor, ...]
 
@@ -207,7 +206,8 @@ class LinearOutputGenerator(TextGenerator):
         return self.out(self.features(tokens))
 
     def log_probs(self, tokens: Tensor) -> Tensor:
-        nll = linear_cross_entropy(self.features(tokens).flatten(0, 1), self.out.weight, self.out.bias, tokens.flatten())
+        nll = cpu_kernels.linear_cross_entropy(self.features(tokens).flatten(0, 1), self.out.weight, self.out.bias,
+                                               tokens.flatten())
         return -nll.view_as(tokens)
 
     def step(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
