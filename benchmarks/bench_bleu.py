@@ -21,10 +21,9 @@ from nltk.tokenize import NLTKWordTokenizer
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 from results import record
 
+from textgan.data import data_file
 from textgan.metrics import bleu_multi, self_bleu_multi, sentence_bleu_scores
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA_DIR = ROOT.parent / "shared/data"
 ORDERS = (2, 3, 4, 5)
 WEIGHTS = {n: (1 / n,) * n for n in ORDERS}
 
@@ -105,7 +104,6 @@ def table(ours: dict, others: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="the shared data folder")
     parser.add_argument("--quick", action="store_true", help="1,000 sentences, one run, nothing recorded")
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool, best time kept")
@@ -114,8 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     size, repeat, subset = (1000, 1, 5) if args.quick else (None, args.repeat, args.nltk_subset)
 
-    refs = load_tokenised(args.data_dir / "coco/testdata/test_coco.txt", size)
-    hyps = load_tokenised(args.data_dir / "texygen_samples/mle.txt", size)
+    refs = load_tokenised(data_file("coco", "test"), size)
+    hyps = load_tokenised(data_file("texygen-samples", "mle"), size)
     bleu_s, bleu = best_time(lambda: bleu_multi(hyps, refs, ORDERS, workers=args.workers), repeat)
     self_s, self_values = best_time(lambda: self_bleu_multi(hyps, ORDERS, workers=args.workers), repeat)
     ours = {"bleu_s": bleu_s, "self_bleu_s": self_s}

@@ -44,13 +44,13 @@ from naive_steps import naive_game
 from results import record
 from torch.utils.flop_counter import FlopCounterMode
 
+from textgan.cli import RECIPES_DIR
 from textgan.config import load_recipe
 from textgan.core.trainer import Trainer
 from textgan.device import keep_freed_cpu_memory
 from textgan.games import build_game
 from textgan.text import cpu_kernels
 
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
 SMALL_DATA = ["data.n_train=640", "data.n_heldout=256"]  # the data size does not change a step's cost
 # The peer's hyper-parameters where they differ from the recipes: TextGAN-PyTorch's CNN discriminators
 # use one matrix for the highway's transform and gate (`models/discriminator.py`)
@@ -69,7 +69,7 @@ SCHEDULE_MLE, SCHEDULE_ADV, N_CRITIC = 23_400, 3_000, 5
 def make_trainer(recipe_name: str, device: torch.device, bf16: bool, out: Path, compile_: bool = False,
                  overrides: tuple[str, ...] = (*SMALL_DATA, *PEER_SETTINGS)) -> Trainer:
     """A trainer for the recipe with `overrides` (default: the text recipes' small data and peer settings)."""
-    recipe = load_recipe(RECIPES / f"{recipe_name}.yaml", [*overrides, f"train.amp={str(bf16).lower()}",
+    recipe = load_recipe(RECIPES_DIR / f"{recipe_name}.yaml", [*overrides, f"train.amp={str(bf16).lower()}",
                                                            f"train.compile={str(compile_).lower()}"])
     torch.manual_seed(0)
     trainer = Trainer(recipe, build_game(recipe, device), out, device)

@@ -1,6 +1,6 @@
 """DCGAN on MNIST on the CPU: domain FID and domain IS against step and wall time.
 
-Trains the `dcgan_mnist` recipe (the 10,000 MNIST test digits in ../shared/data/mnist, 28 px, one
+Trains the `dcgan_mnist` recipe (the 10,000 MNIST test digits, data set mnist-test, 28 px, one
 torch thread) through the real CLI, reads the run's metrics.jsonl, prints a table and appends it to
 benchmarks/RESULTS.md. Domain FID/IS use textgan's small CNN digit classifier (trained first, and
 cached, on 80 % of the labelled digits; its accuracy on the other 20 % is reported) on 2,000
@@ -35,11 +35,12 @@ def classifier_accuracy() -> tuple[float, float]:
 
     torch.set_num_threads(1)
     sys.path.insert(0, str(ROOT))
+    from textgan.cli import RECIPES_DIR
     from textgan.config import load_recipe
     from textgan.image.classifier import load_or_train
     from textgan.image.game import load_data
 
-    data_cfg = load_recipe(ROOT / "recipes" / "dcgan_mnist.yaml").data
+    data_cfg = load_recipe(RECIPES_DIR / "dcgan_mnist.yaml").data
     started = time.perf_counter()
     _, acc = load_or_train(load_data(data_cfg), data_cfg.classifier_steps)
     return acc, time.perf_counter() - started

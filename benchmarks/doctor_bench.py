@@ -31,6 +31,7 @@ from results import record
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from textgan.cli import RECIPES_DIR
 from textgan.core.checkpoint import load_checkpoint
 from textgan.core.doctor import PITFALLS, diagnose_run
 from textgan.core.doctor_live import non_finite_tensors
@@ -122,9 +123,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", metavar="RECIPE", help="run only these recipes (by name)")
     args = parser.parse_args()
 
-    broken = sorted((ROOT / "recipes" / "broken").glob("*.yaml"))
+    broken = sorted((RECIPES_DIR / "broken").glob("*.yaml"))
     jobs = [(p, p.stem, expected_pitfall(p.stem), [], "off") for p in broken]
-    jobs += [(ROOT / "recipes" / f"{name}.yaml", name, "healthy", scale, "off") for name, scale in HEALTHY.items()]
+    jobs += [(RECIPES_DIR / f"{name}.yaml", name, "healthy", scale, "off") for name, scale in HEALTHY.items()]
     jobs += [(p, p.stem, expected_pitfall(p.stem), ["doctor.mode=auto"], "auto") for p in broken if p.stem in AUTO]
     if args.only:
         names = {job[1] for job in jobs}

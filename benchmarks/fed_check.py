@@ -12,14 +12,12 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from pathlib import Path
 
 from results import record
 
+from textgan.data import data_file
 from textgan.metrics import frechet_distance, gaussian_stats
 from textgan.metrics.fed import SentenceEncoder
-
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared/data"
 
 
 def shuffle_words(lines: list[str], seed: int = 0) -> list[str]:
@@ -30,21 +28,20 @@ def shuffle_words(lines: list[str], seed: int = 0) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="the shared data folder")
     parser.add_argument("--limit", type=int, help="first N lines of each file (default: all)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    def read(relative: str) -> list[str]:
-        return (args.data_dir / relative).read_text(encoding="utf-8").splitlines()[: args.limit]
+    def read(name: str, role: str) -> list[str]:
+        return data_file(name, role).read_text(encoding="utf-8").splitlines()[: args.limit]
 
-    test = read("coco/testdata/test_coco.txt")
+    test = read("coco", "test")
     others = {
         "test itself": test,
-        "train (image_coco.txt)": read("coco/image_coco.txt"),
+        "train (image_coco.txt)": read("coco", "train"),
         "test, words shuffled in each line": shuffle_words(test),
-        "Texygen MLE samples": read("texygen_samples/mle.txt"),
-        "Texygen TextGAN samples (mode-collapsed)": read("texygen_samples/textgan.txt"),
+        "Texygen MLE samples": read("texygen-samples", "mle"),
+        "Texygen TextGAN samples (mode-collapsed)": read("texygen-samples", "textgan"),
     }
     start = time.perf_counter()
     encoder = SentenceEncoder(device=args.device, batch_size=32)

@@ -8,9 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 OUT=${OUT:-$(mktemp -d)}
-# The recipes read ../shared/data; where only a copy inside the checkout travelled (./shared/data, as
-# on a lent device machine), point ../shared at it
-if [ ! -d ../shared/data ] && [ -d shared/data ]; then ln -s "$PWD/shared" ../shared; fi
+# The oracle recipes name the data set seqgan-oracle: read it from the benchmark data folder, which
+# lies beside the checkout here and inside it (./shared/data) on a lent device machine
+for d in ../shared/data shared/data; do
+  if [ -z "${TEXTGAN_DATA:-}" ] && [ -d "$d" ]; then export TEXTGAN_DATA="$PWD/$d"; fi
+done
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 
 echo "== cuda tests"

@@ -21,17 +21,17 @@ from pathlib import Path
 import torch
 from results import record
 
+from textgan.cli import RECIPES_DIR
 from textgan.config import load_recipe, save_recipe
 from textgan.core.seeding import seed_everything
 from textgan.core.trainer import Trainer
+from textgan.data import data_file
 from textgan.evaluate import evaluate_text, select_metrics
 from textgan.games import build_game
-from textgan.text.data import resolve_path
 from textgan.text.sampling import sample_run
 from textgan.text.tokenize import WordTokenizer
 
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
-TEST = "../shared/data/coco/testdata/test_coco.txt"
+RECIPES = RECIPES_DIR
 PUBLISHED = {  # BLEU-2..5, RelGAN paper (Nie et al. 2019), Table 2
     "mle_coco": (0.731, 0.497, 0.305, 0.189),
     "seqgan_coco": (0.745, 0.498, 0.294, 0.180),
@@ -71,7 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     n = args.n or (1000 if args.quick else 10_000)
-    references = resolve_path(TEST).read_text(encoding="utf-8").splitlines()
+    references = data_file("coco", "test").read_text(encoding="utf-8").splitlines()
     tokenizer = WordTokenizer(lowercase=True)
     metrics = select_metrics("bleu,self_bleu" + (",fed" if args.fed else ""), have_train=False, fed_available=True)
     rows, figures = [], {}

@@ -17,15 +17,16 @@ from pathlib import Path
 import torch
 from results import record
 
+from textgan.cli import RECIPES_DIR
 from textgan.config import load_recipe
 from textgan.core.logging import read_metrics
 from textgan.core.seeding import seed_everything
 from textgan.core.trainer import Trainer
+from textgan.data import data_file
 from textgan.games import build_game
 from textgan.text import Oracle, make_oracle_dataset
-from textgan.text.data import resolve_path
 
-RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+RECIPES = RECIPES_DIR
 PUBLISHED = {"oracle": 5.750, "mle_oracle": 9.038, "seqgan_oracle": 8.736, "relgan_oracle": 6.680}
 SHORT = ["train.pretrain_steps=400", "data.n_eval=2000", "train.progress=false", "train.checkpoint_every=100000"]
 QUICK = {  # CPU minutes instead of GPU hours: same games, schedules cut short, RelGAN narrower
@@ -38,7 +39,7 @@ QUICK = {  # CPU minutes instead of GPU hours: same games, schedules cut short, 
 
 def oracle_self_nll() -> float:
     """NLL_oracle of the oracle's own 10,000 training samples (the table's "real data" row)."""
-    oracle = Oracle.from_npz(resolve_path("../shared/data/seqgan_oracle/target_params.npz"))
+    oracle = Oracle.from_npz(data_file("seqgan-oracle", "oracle"))
     return float(oracle.nll(make_oracle_dataset(oracle)).mean())
 
 

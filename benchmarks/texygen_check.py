@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from bench_bleu import DATA_DIR, ORDERS, load_tokenised
+from bench_bleu import ORDERS, load_tokenised
 from results import record
 
+from textgan.data import data_file
 from textgan.metrics import bleu_multi, self_bleu_multi
 
 # geek-ai/Texygen, docs/evaluation.md at commit 2bf2502c: "On test dataset" (BLEU) and
@@ -32,15 +32,14 @@ TOLERANCE = 0.002
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="the shared data folder")
-    args = parser.parse_args()
+    parser.parse_args()
 
-    references = load_tokenised(args.data_dir / "coco/testdata/test_coco.txt")
+    references = load_tokenised(data_file("coco", "test"))
     rows = ["| model | BLEU-2..5 textgan (published) | Self-BLEU-2..5 textgan (published) | max dev |",
             "|---|---|---|---|"]
     worst = 0.0
     for stem, (name, bleu_published, self_published) in PUBLISHED.items():
-        samples = load_tokenised(args.data_dir / f"texygen_samples/{stem}.txt")
+        samples = load_tokenised(data_file("texygen-samples", stem))
         cells, deviation = [], 0.0
         for ours, published in ((bleu_multi(samples, references, ORDERS), bleu_published),
                                 (self_bleu_multi(samples, ORDERS), self_published)):

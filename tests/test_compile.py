@@ -23,7 +23,7 @@ torch.set_num_threads(1)
 
 TEXT = {
     "game": "text", "seed": 3,
-    "data": {"source": "oracle", "oracle_path": "", "oracle_vocab": 30, "seq_len": 6, "n_train": 64,
+    "data": {"source": "oracle", "oracle": "random", "oracle_vocab": 30, "seq_len": 6, "n_train": 64,
              "n_heldout": 32, "n_eval": 40},
     "model": {"generator": "rmc", "emb_dim": 8, "mem_slots": 1, "num_heads": 2, "head_size": 4, "d_emb_dim": 8,
               "num_rep": 4, "d_filter_sizes": [2, 3], "d_num_filters": [8, 8], "signal": "gumbel"},

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import data_or_skip
 from textgan.errors import UserError
 from textgan.text import (
     EOS,
@@ -19,7 +20,6 @@ from textgan.text import (
 
 torch.set_num_threads(1)
 
-LEN40 = Path(__file__).resolve().parents[2] / "shared/data/oracle_len40/real_data.txt"
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -112,9 +112,8 @@ def test_read_id_file(tmp_path):
         read_id_file(tmp_path / "ids.txt", vocab_size=4)
 
 
-@pytest.mark.skipif(not LEN40.exists(), reason="shared oracle data not present")
 def test_read_the_length_40_oracle_data():
-    assert read_id_file(LEN40, vocab_size=5000).shape == (9984, 40)
+    assert read_id_file(data_or_skip("oracle-len40", "train"), vocab_size=5000).shape == (9984, 40)
 
 
 def test_datasets_corpus_from_local_files(tmp_path):

@@ -24,7 +24,7 @@ def torch_draw(logits, u, bias=None, scale=1.0):
 @pytest.fixture
 def fresh_kernel(monkeypatch, tmp_path):
     """The kernel loaded again under the environment the test sets, built in an empty cache."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
     cpu_kernels._library.cache_clear()
     yield
     monkeypatch.undo()
@@ -151,8 +151,8 @@ def test_without_the_kernel_torch_draws(fresh_kernel, monkeypatch, variable, val
 @needs_compiler
 def test_kernel_builds_into_the_cache_once(fresh_kernel, tmp_path):
     assert cpu_kernels.status().startswith("compiled kernels")
-    built = list((tmp_path / "textgan").glob("cpu_kernels-*.so"))
-    assert len(built) == 1 and not list((tmp_path / "textgan").glob("*.tmp"))
+    built = list(tmp_path.glob("cpu_kernels-*.so"))
+    assert len(built) == 1 and not list(tmp_path.glob("*.tmp"))
     stamp = built[0].stat().st_mtime_ns
     cpu_kernels._library.cache_clear()
     assert cpu_kernels.status() == f"compiled kernels {built[0]}" and built[0].stat().st_mtime_ns == stamp

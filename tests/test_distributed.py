@@ -13,7 +13,7 @@ import torch
 from tests.runs import run_cli
 from textgan.core.checkpoint import load_checkpoint
 
-TINY_MLE = ["data.n_train=256", "data.n_heldout=64", "data.n_eval=64", "train.pretrain_steps=12",
+TINY_MLE = ["data.oracle=random", "data.n_train=256", "data.n_heldout=64", "data.n_eval=64", "train.pretrain_steps=12",
             "train.log_every=4", "train.checkpoint_every=4", "eval.every=12", "train.progress=false"]
 TINY_TOY = ["train.steps=40", "train.batch_size=64", "train.log_every=10", "train.checkpoint_every=20",
             "eval.every=20", "data.n_eval=500", "train.progress=false"]

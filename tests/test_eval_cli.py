@@ -115,3 +115,25 @@ def test_through_a_real_subprocess(files):
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize("name", ["13a", "intl"])
+def test_sacrebleu_tokenisers_give_the_bleu_of_their_tokens(tmp_path, capsys, name):
+    """--tokenizer 13a/intl: BLEU equals `bleu_multi` on sacrebleu's own tokens of the lower-cased lines."""
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+    from sacrebleu.tokenizers.tokenizer_intl import TokenizerV14International
+
+    rng = random.Random(5)
+    pieces = WORDS + ["dog's", "(red)", "bench,", "street.", "café", "\"blue\"", "1,000"]
+    lines = {k: [" ".join(rng.choice(pieces) for _ in range(rng.randint(3, 8))) for _ in range(n)]
+             for k, n in (("samples", 30), ("references", 50))}
+    for k, v in lines.items():
+        (tmp_path / f"{k}.txt").write_text("\n".join(v) + "\n", encoding="utf-8")
+    got = run_json(capsys, "--samples", str(tmp_path / "samples.txt"), "--references",
+                   str(tmp_path / "references.txt"), "--metrics", "bleu", "--tokenizer", name)
+    tok = Tokenizer13a() if name == "13a" else TokenizerV14International()
+    split = {k: [tok(s.lower()).split() for s in v] for k, v in lines.items()}
+    want = bleu_multi(split["samples"], split["references"], (2, 3, 4, 5))
+    assert [got[f"bleu_{n}"] for n in (2, 3, 4, 5)] == pytest.approx(list(want.values()), abs=1e-12)
+    if name == "intl":  # the international tokeniser splits the apostrophe, 13a keeps it
+        assert "'" in tok("dog's").split()

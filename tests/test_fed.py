@@ -3,16 +3,14 @@ on COCO test captions (4 sets of 50 sentences, so the covariances are rank-defic
 
 import random
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from textgan.data import data_file
 from textgan.errors import UserError
 from textgan.metrics import frechet_distance, gaussian_stats
 from textgan.metrics.fed import SentenceEncoder, default_encoder_path, fed
-
-COCO_TEST = Path(__file__).resolve().parents[2] / "shared/data/coco/testdata/test_coco.txt"
 
 
 def test_missing_encoder_package_is_a_user_error(monkeypatch):
@@ -39,9 +37,7 @@ def encoder():
 
 @pytest.fixture(scope="module")
 def captions():
-    if not COCO_TEST.is_file():
-        pytest.skip(f"{COCO_TEST} not here")
-    return COCO_TEST.read_text(encoding="utf-8").splitlines()
+    return data_file("coco", "test").read_text(encoding="utf-8").splitlines()  # bundled
 
 
 def test_embeddings_are_unit_length_and_in_the_given_order(encoder):

@@ -10,10 +10,9 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
+from tests.conftest import data_or_skip
 from textgan.errors import UserError
 from textgan.image.data import load_idx, load_images, read_idx, to_unit_range
-
-MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "mnist"
 
 
 def _rgb(seed: int, size: tuple[int, int]) -> Image.Image:
@@ -78,7 +77,8 @@ def test_subfolders_give_labels(tmp_path: Path):
     assert data.labels.tolist() == [0, 0, 1, 1]
 
 
-def test_idx_matches_the_shared_files_headers():
+def test_idx_matches_the_published_mnist_files_headers():
+    MNIST = data_or_skip("mnist-test", "images").parent
     with gzip.open(MNIST / "t10k-images-idx3-ubyte.gz", "rb") as fh:
         magic, n, rows, cols = struct.unpack(">IIII", fh.read(16))
     with gzip.open(MNIST / "t10k-labels-idx1-ubyte.gz", "rb") as fh:

@@ -1,4 +1,4 @@
-"""The image game: model shapes, and tiny `textgan train` runs on the shared MNIST digits that write
+"""The image game: model shapes, and tiny `textgan train` runs on small synthetic IDX digits that write
 sample grids, domain metrics, aug_p and summary.json; bad input exits 2 with one `error:` line."""
 
 import json
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import write_digits_idx
 from textgan.cli import main
 from textgan.core.regularizers import apply_spectral_norm, init_weights
 from textgan.errors import UserError
@@ -17,7 +18,7 @@ TINY = """\
 name: tiny_image
 game: image
 seed: 1
-data: {source: idx, path: ../shared/data/mnist, max_images: 400, n_heldout: 40, n_eval: 60, grid_size: 16,
+data: {source: idx, path: DIGITS, max_images: 400, n_heldout: 40, n_eval: 60, grid_size: 16,
        classifier_steps: 15, cache_dir: CACHE}
 model: {arch: dcgan, z_dim: 16, g_channels: 8, d_channels: 8, augment: "color,translation,cutout", ada: true,
         ada_images: 500}
@@ -49,7 +50,8 @@ def test_unsupported_sizes_are_user_errors():
 
 def _recipe(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.yaml"
-    path.write_text(TINY.replace("CACHE", str(tmp_path / "cache")))
+    digits = write_digits_idx(tmp_path / "digits")
+    path.write_text(TINY.replace("CACHE", str(tmp_path / "cache")).replace("DIGITS", str(digits)))
     return path
 
 
@@ -83,19 +85,22 @@ def test_second_run_reuses_the_cached_classifier_and_resumes(tiny_run):
     assert json.loads((out / "summary.json").read_text())["steps"] == 9
 
 
-def test_grid_uses_fixed_noise(tiny_run, tmp_path: Path):
+def test_grid_uses_fixed_noise(tiny_run, tmp_path: Path, monkeypatch):
+    """The grid's images come from fixed noise (its caption's metrics use fresh noise and may differ)."""
     from textgan.config import load_recipe
-    from textgan.image.game import build_game
+    from textgan.image import game as image_game
 
+    drawn = []
+    monkeypatch.setattr(image_game, "save_grid", lambda images, path, title: drawn.append(images.clone()))
     recipe, _ = tiny_run
-    game = build_game(load_recipe(recipe), torch.device("cpu"))
+    game = image_game.build_game(load_recipe(recipe), torch.device("cpu"))
     game.generator.eval()
     with torch.no_grad():
         torch.manual_seed(0)
         game.evaluate(game.generator, 1, tmp_path / "a")
         torch.manual_seed(1)  # other noise for the metrics; the grid must not change
         game.evaluate(game.generator, 1, tmp_path / "b")
-    assert (tmp_path / "a" / "step_0000001.png").read_bytes() == (tmp_path / "b" / "step_0000001.png").read_bytes()
+    assert len(drawn) == 2 and torch.equal(drawn[0], drawn[1])
 
 
 @pytest.mark.parametrize(
@@ -106,7 +111,8 @@ def test_grid_uses_fixed_noise(tiny_run, tmp_path: Path):
         (["model.augment=colour"], "unknown augmentation 'colour'"),
         (["model.augment=", "model.ada=true"], "model.ada adapts"),
         (["data.image_size=48"], "28, 32, 64"),
-        (["data.path=../shared/data/nowhere"], "idx data not found"),
+        (["data.path=nowhere/digits"], "idx data not found"),
+        (["data.path=mnist-tset"], "did you mean the data set mnist-test?"),
     ],
 )
 def test_bad_input_exits_2_with_one_error_line(tmp_path: Path, capsys, overrides, message):
@@ -159,7 +165,7 @@ def test_a_corrupt_classifier_cache_is_retrained(tmp_path: Path, capsys):
     from textgan.image.classifier import cache_key, load_or_train
     from textgan.image.data import load_images
 
-    data = load_images("idx", "../shared/data/mnist", size=28, channels=1, limit=200)
+    data = load_images("idx", str(write_digits_idx(tmp_path / "digits")), size=28, channels=1, limit=200)
     (tmp_path / f"classifier_{cache_key(data, 3)}.pt").write_bytes(b"not a checkpoint")
     _, acc = load_or_train(data, 3, tmp_path)
     assert "ignoring unreadable classifier cache" in capsys.readouterr().err and 0.0 <= acc <= 1.0

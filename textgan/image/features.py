@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from textgan.cache import cache_root
 from textgan.core.checkpoint import atomic_save_npz
 from textgan.errors import UserError
 from textgan.image.inception import (
@@ -48,8 +49,8 @@ TORCHSCRIPT_FILE = "default_1.pt"
 
 
 def weights_dir() -> Path:
-    """Where textgan looks for weights files: `$TEXTGAN_WEIGHTS`, else `~/.cache/textgan/weights`."""
-    return Path(os.environ.get("TEXTGAN_WEIGHTS") or Path.home() / ".cache" / "textgan" / "weights")
+    """Where textgan looks for weights files: `$TEXTGAN_WEIGHTS`, else `weights/` in textgan's cache."""
+    return Path(os.environ["TEXTGAN_WEIGHTS"]) if os.environ.get("TEXTGAN_WEIGHTS") else cache_root() / "weights"
 
 
 @runtime_checkable

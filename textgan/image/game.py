@@ -39,7 +39,8 @@ SOURCES = ("idx", "folder", "numpy", "hf")
 class DataConfig:
     """Where the images come from and how they are evaluated.
 
-    `source`: `idx` (MNIST's IDX files: a folder or an images file, labels found next to it),
+    `source`: `idx` (MNIST's IDX files: the data set `mnist-test`, a folder or an images file, labels
+    found next to it),
     `folder` (PNG/JPEG/BMP/WebP under `path`, recursively; unreadable files skipped with a warning),
     `numpy` (.npy, or .npz with `numpy_key` (default `images`) and optional `labels`), `hf` (a
     `datasets` corpus: hub name or saved folder in `path`, `split`, image `column`, `label_column`).
@@ -49,11 +50,11 @@ class DataConfig:
     (needs labels; 0 = no domain metrics); `fid: true` adds FID/KID/IS with the FID Inception
     (`inception_weights`: pt_inception file, or `inception_torchscript`: a TorchScript file; neither:
     the usual places, see `textgan.image.features.default_extractor`); `cache_dir` holds the
-    classifier and real-feature caches (default `$TEXTGAN_CACHE` or ~/.cache/textgan).
+    classifier and real-feature caches (default: textgan's cache, `$TEXTGAN_CACHE` or ~/.cache/textgan).
     """
 
     source: str = "idx"
-    path: str = "../shared/data/mnist"
+    path: str = "mnist-test"
     split: str = "train"
     column: str = "image"
     label_column: str = "label"

@@ -9,7 +9,7 @@ against torch's ops in the same process: SeqGAN's generator step (16 rollouts) 1
 step 12 %; the softmax cross-entropy of (1280, 5000) logits takes 5.7 ms.
 
 They are built on first use with the system C compiler (`$CC`, else `cc`) into the user cache
-(`$XDG_CACHE_HOME/textgan`, else `~/.cache/textgan`), one file per source, flags and CPU, and
+(`textgan.cache.cache_root`), one file per source, flags and CPU, and
 checked against torch before they are used. Without a compiler, or with `TEXTGAN_TORCH_ONLY=1`,
 torch's ops do the same work; `status()` says which."""
 
@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from textgan.cache import cache_root
 
 SOURCE = Path(__file__).with_name("cpu_kernels.c")
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC")
@@ -109,10 +111,6 @@ def _run(lib: ctypes.CDLL, logits: Tensor, u: Tensor, bias: Tensor | None = None
     return out
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "textgan"
-
-
 def _cpu_flags() -> str:
     try:
         return next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
@@ -124,7 +122,7 @@ def _build(compiler: str) -> Path:
     """The shared library for this source, flags, compiler and CPU, compiled unless cached. The file
     appears atomically, so processes starting together (torchrun ranks) never load half of one."""
     key = hashlib.sha256("\0".join([SOURCE.read_text(), *FLAGS, compiler, _cpu_flags()]).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"cpu_kernels-{key}.so"
+    target = cache_root() / f"cpu_kernels-{key}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

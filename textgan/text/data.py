@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from textgan.config import check_choice, check_non_negative, check_positive
+from textgan.data import data_file, dataset, is_dataset_name, near_name_hint
 from textgan.errors import UserError
 from textgan.text.corpus import LENGTH_POLICIES, Corpus, encode_corpus, load_hf_corpus, text_corpus
 from textgan.text.oracle import Oracle, make_oracle_dataset
@@ -34,7 +35,6 @@ from textgan.text.tokenize import (
 )
 
 SOURCES = ("oracle", "files", "hf")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 VOCAB_FILE, TOKENIZER_FILE = "vocab.json", "tokenizer.json"
 
 
@@ -42,25 +42,26 @@ VOCAB_FILE, TOKENIZER_FILE = "vocab.json", "tokenizer.json"
 class DataConfig:
     """Where sentences come from and how they become ids.
 
-    `oracle`: `n_train` samples of length `seq_len` from the SeqGAN oracle at `oracle_path` (or,
-    with `oracle_path: ""`, a random N(0,1) oracle over `oracle_vocab` tokens); `n_heldout` more
-    are the test set. `files`: `train_files` (and `test_files`; without them the last `n_heldout`
-    training sentences are held out). `hf`: any `datasets` corpus (`dataset`, `split`,
+    `oracle`: `n_train` samples of length `seq_len` from `oracle`: a data set name (`seqgan-oracle`,
+    see `textgan data list`), an .npz path, or `random` (the same architecture with N(0,1) weights
+    from `seed` over `oracle_vocab` tokens); `n_heldout` more are the test set. `files`: `corpus`, a
+    data set name that gives both (`coco`), or `train_files` (and `test_files`; without them the
+    last `n_heldout` training sentences are held out). `hf`: any `datasets` corpus (`dataset`, `split`,
     `test_split`, `column`). Tokenizers: `word`, `whitespace`, `bpe`/`wordpiece` (trained on the
     corpus) or `pretrained` (the `tokenizer.json` in the model directory `tokenizer_path`, for a
-    pretrained transformer generator). Relative paths are tried from the working directory, then from the
-    repository root. Evaluation: NLL_oracle on `n_eval` samples, NLL_gen on up to `n_eval_test`
+    pretrained transformer generator). Relative paths are from the working directory. Evaluation: NLL_oracle on `n_eval` samples, NLL_gen on up to `n_eval_test`
     test rows (0: all; padding excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples
     against the test set and their leave-one-out Self-BLEU-2..5 (0: off).
     """
 
     source: str = "oracle"
-    oracle_path: str = "../shared/data/seqgan_oracle/target_params.npz"
+    oracle: str = "seqgan-oracle"
     oracle_vocab: int = 5000
     seq_len: int = 20
     n_train: int = 10_000
     n_heldout: int = 2_000
     seed: int = 0
+    corpus: str = ""
     train_files: list[str] | str = field(default_factory=list)
     test_files: list[str] | str = field(default_factory=list)
     dataset: str = ""
@@ -93,25 +94,21 @@ class DataConfig:
         if self.source != "oracle" and self.bleu_samples and min(self.bleu_samples, self.n_eval) < 2:
             raise UserError("Self-BLEU scores each of the data.bleu_samples samples against the others: set "
                             "data.bleu_samples and data.n_eval to at least 2, or bleu_samples to 0 (no BLEU)")
-        if self.source == "files" and not _as_list(self.train_files):
-            raise UserError("data.source is files but data.train_files is empty: give one or more text files")
+        if self.source == "oracle" and not self.oracle:
+            raise UserError("data.oracle is empty: give a data set name (seqgan-oracle), an .npz path, or random")
+        if self.source == "files":
+            if self.corpus and (_as_list(self.train_files) or _as_list(self.test_files)):
+                raise UserError("data.corpus names both train and test files: give it or data.train_files, not both")
+            if self.corpus and "train" not in {f.role for f in dataset(self.corpus).files}:
+                raise UserError(f"data set {self.corpus} is not a corpus with a training file (see `textgan data list`)")
+            if not self.corpus and not _as_list(self.train_files):
+                raise UserError("data.source is files but neither data.corpus nor data.train_files is given")
         if self.source == "hf" and not self.dataset:
             raise UserError("data.source is hf but data.dataset is empty: give a `datasets` name or local path")
 
 
 def _as_list(value: list[str] | str) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
-
-
-def resolve_path(path: str) -> Path:
-    """`path` as given if it exists (or is absolute), else relative to the repository root if it
-    exists there (so `../shared/data/...` works from any directory), else as given (the reader's
-    error then names it)."""
-    given = Path(path).expanduser()
-    if given.is_absolute() or given.exists():
-        return given
-    from_root = REPO_ROOT / given
-    return from_root if from_root.exists() else given
 
 
 @dataclass
@@ -188,7 +185,7 @@ def load_text_data(cfg: DataConfig) -> TextData:
     train_corpus, test_corpus = _corpora(cfg)
     lines: Iterable[str] | None = train_corpus if cfg.tokenizer in ("bpe", "wordpiece") else None
     tokenizer = build_tokenizer(cfg.tokenizer, lines, cfg.lowercase, cfg.vocab_size or 8000,
-                                resolve_path(cfg.tokenizer_path) if cfg.tokenizer_path else "")
+                                Path(cfg.tokenizer_path).expanduser() if cfg.tokenizer_path else "")
     vocab = Vocabulary.build((tokenizer.tokenize(s) for s in train_corpus), cfg.vocab_size or None, cfg.min_freq)
     train, train_stats = encode_corpus(train_corpus, tokenizer, vocab, cfg.max_len, cfg.length_policy)
     if test_corpus is None:
@@ -210,19 +207,33 @@ def _corpora(cfg: DataConfig) -> tuple[Corpus, Corpus | None]:
     if cfg.source == "hf":
         test = load_hf_corpus(cfg.dataset, cfg.test_split, cfg.column) if cfg.test_split else None
         return load_hf_corpus(cfg.dataset, cfg.split, cfg.column), test
+    if cfg.corpus:
+        roles = {f.role for f in dataset(cfg.corpus).files}
+        test = text_corpus([data_file(cfg.corpus, "test")]) if "test" in roles else None
+        return text_corpus([data_file(cfg.corpus, "train")]), test
     test_files = _as_list(cfg.test_files)
-    test = text_corpus([resolve_path(p) for p in test_files]) if test_files else None
-    return text_corpus([resolve_path(p) for p in _as_list(cfg.train_files)]), test
+    test = text_corpus([Path(p).expanduser() for p in test_files]) if test_files else None
+    return text_corpus([Path(p).expanduser() for p in _as_list(cfg.train_files)]), test
+
+
+def oracle_path(name_or_path: str) -> Path:
+    """The .npz of a recipe's `data.oracle`: a data set name, else a path."""
+    if is_dataset_name(name_or_path):
+        return data_file(name_or_path, "oracle")
+    path = Path(name_or_path).expanduser()
+    if not path.exists():
+        raise UserError(f"oracle weights not found: {path}{near_name_hint(name_or_path)}")
+    return path
 
 
 def _oracle_data(cfg: DataConfig) -> TextData:
-    if cfg.oracle_path:
-        oracle = Oracle.from_npz(resolve_path(cfg.oracle_path), cfg.seq_len)
-    else:
+    if cfg.oracle == "random":
         oracle = Oracle.random(cfg.oracle_vocab, cfg.seq_len, seed=cfg.seed)
+    else:
+        oracle = Oracle.from_npz(oracle_path(cfg.oracle), cfg.seq_len)
     train = make_oracle_dataset(oracle, cfg.n_train, cfg.seq_len, seed=cfg.seed)
     test = oracle.sample(cfg.n_heldout, cfg.seq_len, generator=torch.Generator().manual_seed(cfg.seed + 1))
-    report = (f"data: oracle {cfg.oracle_path or 'random N(0,1)'} (vocabulary {oracle.vocab_size}), "
+    report = (f"data: oracle {'random N(0,1)' if cfg.oracle == 'random' else cfg.oracle} (vocabulary {oracle.vocab_size}), "
               f"{cfg.n_train} training and {cfg.n_heldout} test samples of length {cfg.seq_len}")
     return TextData(train, test, oracle.vocab_size, Oracle.start_token, None, None, oracle=oracle, report=report)
 

@@ -25,7 +25,7 @@ from textgan.core.losses import AdversarialLoss
 from textgan.errors import UserError
 from textgan.evaluate import GROUPS, evaluate_tokens
 from textgan.metrics.nll import nll_gen, nll_oracle
-from textgan.text.data import DataConfig, TextData, load_text_data, resolve_path
+from textgan.text.data import DataConfig, TextData, load_text_data
 from textgan.text.discriminators import RelGANDiscriminator, SeqGANDiscriminator
 from textgan.text.generators import (
     LSTMGenerator,
@@ -121,7 +121,7 @@ def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int
     if cfg.pretrained:
         if token_ids is None or len(token_ids) != vocab_size:
             raise UserError("model.pretrained needs data.tokenizer: pretrained (the model's own pieces)")
-        return TransformerGenerator.from_pretrained(resolve_path(cfg.pretrained), bos_id, token_ids, eos_id=EOS)
+        return TransformerGenerator.from_pretrained(Path(cfg.pretrained).expanduser(), bos_id, token_ids, eos_id=EOS)
     generator: TextGenerator
     if cfg.generator == "lstm":
         generator = LSTMGenerator(vocab_size, cfg.emb_dim, cfg.hidden_dim, bos_id=bos_id)

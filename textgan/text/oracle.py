@@ -1,6 +1,6 @@
 """The SeqGAN oracle: a fixed random LSTM whose samples are the synthetic benchmark's "real" data.
 
-The recurrence of `../shared/data/README.md` (section seqgan_oracle; row vectors, gates i, f, o, c):
+The recurrence of SeqGAN's `target_lstm.py` (row vectors, gates i, f, o, c):
     i, f, o = σ(x W· + h U· + b·);  c̃ = tanh(x Wc + h Uc + bc);  c = f⊙c + i⊙c̃;  h = o⊙tanh(c)
     logits = h Wo + bo
 The input at step 0 is the embedding of token 0 (an ordinary vocabulary id), then the previous token.
