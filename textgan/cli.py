@@ -56,6 +56,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = list(args.set or [])
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
+    if args.init_from:
+        if args.resume:
+            raise UserError("--init-from starts a new run and --resume continues one: give one of them")
+        overrides += [f"train.init_from={Path(args.init_from).resolve()}", "train.pretrain_steps=0"]
     recipe = load_recipe(find_recipe(args.recipe), overrides)
     if not recipe.name:
         recipe.name = Path(args.recipe).stem
@@ -80,9 +84,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer = Trainer(recipe, game, out, device)
         if args.resume:
             trainer.resume()
+        elif recipe.train.init_from:
+            source_step = trainer.init_generator_from(recipe.train.init_from)
         if main_process:
             if args.resume:
                 print(f"resuming {out} from step {trainer.step}", file=sys.stderr)
+            elif recipe.train.init_from:
+                print(f"generator from {recipe.train.init_from} (its step {source_step}); no MLE pre-training",
+                      file=sys.stderr)
             save_recipe(recipe, out / "config.yaml")
             ranks = f" x {dist.world_size()} processes" if dist.world_size() > 1 else ""
             print(f"training {recipe.name} ({recipe.game}) on {device}{ranks}, torch {torch.__version__}, "
@@ -138,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe value, e.g. train.steps=500")
     p.add_argument("--out", help="run folder (default runs/RECIPE_NAME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--init-from", metavar="RUN_DIR_OR_CHECKPOINT",
+                   help="start from another run's generator (and EMA), skipping MLE pre-training")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, help="random seed (overrides the recipe's)")
     p.set_defaults(func=cmd_train)

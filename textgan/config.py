@@ -96,7 +96,9 @@ class TrainConfig:
 
     A run goes through up to three phases on one step counter: `pretrain_steps` generator MLE steps,
     `pretrain_d_steps` discriminator steps (real versus generated), then `steps` adversarial
-    iterations. `steps: 0` makes an MLE-only run.
+    iterations. `steps: 0` makes an MLE-only run. `init_from`: a run folder (its `checkpoints/last.pt`)
+    or checkpoint whose generator and EMA this run starts from, for the same game, data and generator
+    shape (`textgan train --init-from` sets it together with `pretrain_steps: 0`).
     """
 
     steps: int = 1000
@@ -116,6 +118,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     tensorboard: bool = False
     progress: bool = True
+    init_from: str = ""
 
     def validate(self) -> None:
         for key in ("batch_size", "n_critic", "accumulate", "log_every", "checkpoint_every"):

@@ -118,13 +118,14 @@ def load_checkpoint(path: Path, signature: dict[str, Any] | None = None) -> dict
         saved = json.loads(state["signature"])
         wanted = json.loads(json.dumps(signature, sort_keys=True))
         if saved != wanted:
-            raise UserError(f"checkpoint {path} comes from an incompatible run: {_first_difference(saved, wanted)}")
+            raise UserError(f"checkpoint {path} comes from an incompatible run: {first_difference(saved, wanted)}")
     return state
 
 
-def _first_difference(saved: Any, wanted: Any, where: str = "") -> str:
+def first_difference(saved: Any, wanted: Any, where: str = "") -> str:
+    """Where two signatures first differ, as `key.path is X in the checkpoint but Y now`."""
     if isinstance(saved, dict) and isinstance(wanted, dict):
         for key in sorted(set(saved) | set(wanted)):
             if saved.get(key) != wanted.get(key):
-                return _first_difference(saved.get(key), wanted.get(key), f"{where}.{key}" if where else key)
+                return first_difference(saved.get(key), wanted.get(key), f"{where}.{key}" if where else key)
     return f"{where or 'value'} is {saved!r} in the checkpoint but {wanted!r} now"

@@ -12,6 +12,7 @@ stopping, atomic checkpoints that resume bit-for-bit, and the logged signals the
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import sys
 import time
@@ -25,7 +26,13 @@ from tqdm.auto import tqdm
 from textgan.config import Recipe
 from textgan.core import distributed as dist
 from textgan.core import regularizers as reg
-from textgan.core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from textgan.core.checkpoint import (
+    first_difference,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from textgan.core.doctor_live import LiveDoctor, non_finite_tensors
 from textgan.core.ema import EMA
 from textgan.core.game import Game
@@ -196,6 +203,38 @@ class Trainer:
         self._seed_rank()
         if dist.is_main():
             truncate_metrics(self.out_dir / "metrics.jsonl", self.step)
+
+    def init_generator_from(self, source: str | Path) -> int:
+        """Start from another run's generator (and its EMA, else its generator as the EMA): the same
+        game and data (vocabulary, sequence length, oracle) and the same generator shape, or a
+        `UserError`. Returns the step the source had reached."""
+        path = Path(source)
+        if path.is_dir():
+            path = path / "checkpoints" / "last.pt"
+        state = load_checkpoint(path)
+        saved = json.loads(state["signature"])
+        wanted = json.loads(json.dumps(self.signature(), sort_keys=True))
+        if saved.get("game") != wanted["game"]:
+            raise UserError(f"--init-from {path}: another game ({saved.get('game')}, this recipe {wanted['game']})")
+        theirs_data, mine_data = saved.get("game_signature", {}), wanted["game_signature"]
+        for key in sorted(set(theirs_data) | set(mine_data), key=lambda k: (k not in ("vocab_size", "seq_len"), k)):
+            if theirs_data.get(key) != mine_data.get(key):  # the sizes first: they say the most
+                raise UserError(f"--init-from {path}: other data: "
+                                f"{first_difference(theirs_data.get(key), mine_data.get(key), key)}")
+        G = self.game.generator
+        mine = G.state_dict()
+        theirs = state["generator"]
+        if theirs.keys() != mine.keys():
+            extra = sorted(set(theirs) ^ set(mine))[:2]
+            raise UserError(f"--init-from {path}: another generator (parameters {', '.join(extra)} are in one only)")
+        for key, value in theirs.items():
+            if value.shape != mine[key].shape:
+                raise UserError(f"--init-from {path}: generator parameter {key} has shape {tuple(value.shape)} there "
+                                f"but {tuple(mine[key].shape)} in this recipe")
+        G.load_state_dict(theirs)
+        if self.ema:
+            self.ema.load_state_dict(state["ema"] if state.get("ema") else theirs)
+        return int(state["step"])
 
     # ----------------------------------------------------------------- one iteration
     def _autocast(self) -> contextlib.AbstractContextManager:
