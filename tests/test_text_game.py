@@ -258,3 +258,29 @@ def test_negative_g_init_std_is_refused(tmp_path: Path, capsys):
     line = error_line(capsys, "train", str(text_recipe(tmp_path)), "--out", str(tmp_path / "o"),
                       "--set", "model.g_init_std=-1")
     assert "model.g_init_std must be >= 0" in line
+
+
+def test_temperature_horizon_stretches_beta_as_relgans_code_does():
+    """RelGAN's code uses N = 5000 whatever the run's length: a 3,000-step run ends at 100^(2999/5000)."""
+    game = oracle_game("gumbel", beta_max=100, temperature_horizon=5000)
+    game.on_step(3000, 3000)
+    assert game.beta == pytest.approx(100 ** (2999 / 5000))
+    default = oracle_game("gumbel", beta_max=100)
+    default.on_step(3000, 3000)
+    assert default.beta == pytest.approx(100 ** (2999 / 3000))
+
+
+def test_relgan_initialisation_of_the_discriminator():
+    from textgan.text.discriminators import RelGANDiscriminator, init_like_relgan
+
+    torch.manual_seed(0)
+    d = RelGANDiscriminator(5000, 20, emb_dim=64, num_rep=64, filter_sizes=(2, 3), num_filters=(300, 300))
+    init_like_relgan(d)
+    std = 5000**-0.5
+    assert d.embedding.weight.abs().max() <= 2 * std + 1e-9
+    truncated_normal_std = std * 0.8796  # the std of N(0, 1) cut at +-2
+    assert d.embedding.weight.std().item() == pytest.approx(truncated_normal_std, rel=0.02)
+    conv = d.convs[1]  # filter 3 x 1 over one input channel: fan-in 3
+    assert conv.weight.std().item() == pytest.approx((2 / 3) ** 0.5 * 0.8796, rel=0.05)
+    assert d.fc.weight.std().item() == pytest.approx(600**-0.5 * 0.8796, rel=0.02)
+    assert all(not m.bias.detach().any() for m in (d.fc, d.out, conv))

@@ -59,6 +59,24 @@ class Highway(nn.Module):
         return t * h.relu() + (1 - t) * x
 
 
+def init_like_relgan(d: nn.Module) -> None:
+    """RelGAN's TensorFlow initialisers (`utils/ops.py`), in place: truncated normals cut at two
+    standard deviations, std 1/sqrt(vocabulary) for the embedding (it multiplies one-hot rows),
+    1/sqrt(fan-in) for linear layers and sqrt(2/fan-in) for convolutions; every bias zero."""
+    def trunc(t: Tensor, std: float) -> None:
+        nn.init.trunc_normal_(t, std=std, a=-2 * std, b=2 * std)
+
+    with torch.no_grad():
+        for m in d.modules():
+            if isinstance(m, nn.Embedding):
+                trunc(m.weight, m.num_embeddings**-0.5)
+            elif isinstance(m, (nn.Linear, nn.Conv2d)):
+                fan_in = m.weight[0].numel()
+                trunc(m.weight, (2 / fan_in) ** 0.5 if isinstance(m, nn.Conv2d) else fan_in**-0.5)
+                if m.bias is not None:
+                    m.bias.zero_()
+
+
 @contextmanager
 def _eval_mode(module: nn.Module) -> Iterator[None]:
     """The module in eval mode (no dropout, frozen spectral-norm estimates) inside the block."""

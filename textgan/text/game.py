@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from textgan.config import Recipe, check_choice, check_positive
+from textgan.config import Recipe, check_choice, check_non_negative, check_positive
 from textgan.core import distributed as dist
 from textgan.core.checkpoint import atomic_write_text
 from textgan.core.data import ShuffledBatches
@@ -26,7 +26,7 @@ from textgan.errors import UserError
 from textgan.evaluate import GROUPS, evaluate_tokens
 from textgan.metrics.nll import nll_gen, nll_oracle
 from textgan.text.data import DataConfig, TextData, load_text_data
-from textgan.text.discriminators import RelGANDiscriminator, SeqGANDiscriminator
+from textgan.text.discriminators import RelGANDiscriminator, SeqGANDiscriminator, init_like_relgan
 from textgan.text.generators import (
     LSTMGenerator,
     RelationalMemoryGenerator,
@@ -40,6 +40,7 @@ __all__ = ["DataConfig", "ModelConfig", "build_discriminator", "build_game", "bu
 
 GENERATORS = ("lstm", "rmc", "transformer")
 DISCRIMINATORS = ("seqgan", "relgan")
+D_INITS = ("default", "relgan")
 SIGNALS = ("gumbel", "pg")
 PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
 PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
@@ -53,7 +54,11 @@ class ModelConfig:
     style, random init), discriminator (`seqgan` or `relgan` CNN) and training signal.
 
     `gumbel`: inverse temperature beta rises from 1 to `beta_max` along `temperature` (RelGAN's
-    schedules, horizon = the adversarial steps); `straight_through` uses hard one-hots forward.
+    schedules) over `temperature_horizon` adversarial steps (0: the run's `train.steps`; RelGAN's
+    and TextGAN-PyTorch's code fix it at 5000 whatever the run's length, so their 3,000-step runs end
+    at beta_max^0.6); `straight_through` uses hard one-hots forward. `d_init: relgan` initialises D
+    as RelGAN's TensorFlow code does (truncated normals: embedding std 1/sqrt(vocabulary), linear
+    layers 1/sqrt(fan-in), convolutions sqrt(2/fan-in); zero biases) instead of PyTorch's defaults.
     `pretrained` (transformer only): a local causal-LM directory whose body is loaded and whose
     embeddings are cut down to the corpus vocabulary (use `data.tokenizer: pretrained` with the same
     directory, so the corpus is split into the model's own pieces).
@@ -85,9 +90,11 @@ class ModelConfig:
     d_shared_highway: bool = False
     d_filter_sizes: list[int] = field(default_factory=list)
     d_num_filters: list[int] = field(default_factory=list)
+    d_init: str = "default"
     signal: str = "gumbel"
     beta_max: float = 1.0
     temperature: str = "exp"
+    temperature_horizon: int = 0
     straight_through: bool = False
     pg_reward: str = "seqgan"
     rollouts: int = 16
@@ -98,6 +105,8 @@ class ModelConfig:
         check_choice(self.signal, SIGNALS, "model.signal")
         check_choice(self.temperature, SCHEDULES, "model.temperature")
         check_choice(self.pg_reward, PG_REWARDS, "model.pg_reward")
+        check_choice(self.d_init, D_INITS, "model.d_init")
+        check_non_negative(self.temperature_horizon, "model.temperature_horizon")
         for key in ("emb_dim", "hidden_dim", "mem_slots", "num_heads", "head_size", "n_layer", "n_head",
                     "n_embd", "d_emb_dim", "num_rep", "rollouts"):
             check_positive(getattr(self, key), f"model.{key}")
@@ -149,11 +158,16 @@ def pretrained_token_ids(vocab: Vocabulary | None, tokenizer: Tokenizer | None) 
 def build_discriminator(cfg: ModelConfig, vocab_size: int, seq_len: int) -> nn.Module:
     """The recipe's discriminator: one logit per sequence (SeqGAN) or per representation (RelGAN)."""
     filters = {"filter_sizes": tuple(cfg.d_filter_sizes), "num_filters": tuple(cfg.d_num_filters)} if cfg.d_filter_sizes else {}
+    d: nn.Module
     if cfg.discriminator == "seqgan":
-        return SeqGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, dropout=cfg.d_dropout,
-                                   shared_highway=cfg.d_shared_highway, **filters)
-    return RelGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, cfg.num_rep, dropout=cfg.d_dropout,
-                               shared_highway=cfg.d_shared_highway, **filters)
+        d = SeqGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, dropout=cfg.d_dropout,
+                                shared_highway=cfg.d_shared_highway, **filters)
+    else:
+        d = RelGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, cfg.num_rep, dropout=cfg.d_dropout,
+                                shared_highway=cfg.d_shared_highway, **filters)
+    if cfg.d_init == "relgan":
+        init_like_relgan(d)
+    return d
 
 
 class TextGame(Game):
@@ -272,7 +286,8 @@ class GumbelGame(TextGame):
 
     def on_step(self, step: int, total_steps: int) -> dict[str, float]:
         m = self.model_cfg
-        self.beta = temperature(step - 1, max(2, total_steps), m.beta_max, m.temperature)
+        horizon = m.temperature_horizon or total_steps
+        self.beta = temperature(step - 1, max(2, horizon), m.beta_max, m.temperature)
         return {"beta": self.beta}
 
     def apply_remedy(self, pitfall: str) -> str | None:

@@ -18,10 +18,10 @@ SCHEDULES = ("no", "lin", "exp", "log", "sigmoid", "quad", "sqrt")
 def temperature(step: int, horizon: int, beta_max: float, schedule: str) -> float:
     """RelGAN's inverse temperature beta (from 1 up to beta_max) at adversarial step `step`.
 
-    The formulas of RelGAN's `get_fixed_temperature`, with its hard-coded N = 5000 replaced by the
-    real number of adversarial steps `horizon`, so the schedule ends at beta_max (lin, log, quad and
-    sqrt exactly at step horizon - 1; exp and sigmoid within a fraction of a percent). Steps past
-    the horizon keep the final value. Use softmax(logits * beta), i.e. `gumbel_sample(tau=1 / beta)`.
+    The formulas of RelGAN's `get_fixed_temperature` with its N (hard-coded there to 5000) as
+    `horizon`: over `horizon` steps the schedule reaches beta_max (lin, log, quad and sqrt exactly at
+    step horizon - 1; exp and sigmoid within a fraction of a percent). Steps past the horizon keep
+    the final value. Use softmax(logits * beta), i.e. `gumbel_sample(tau=1 / beta)`.
     """
     if schedule not in SCHEDULES:
         raise UserError(f"unknown temperature schedule {schedule!r}; expected one of {', '.join(SCHEDULES)}")
