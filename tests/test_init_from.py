@@ -54,13 +54,15 @@ def test_init_from_loads_exactly_the_saved_generator_and_ema(source_run):
 def test_a_run_from_another_skips_mle_and_records_the_source(source_run, capsys):
     out = source_run / "gan"
     assert main(["train", str(source_run / "tiny.yaml"), "--out", str(out), "--init-from", str(source_run / "mle")]) == 0
-    assert "no MLE pre-training" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "no MLE pre-training" in captured.err
+    assert "before adversarial training (step 0)" in captured.out  # the start is evaluated and logged as step 0
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["train"]["init_from"] == str((source_run / "mle").resolve())
     assert config["train"]["pretrain_steps"] == 0
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [1, 2, 3] and not any("mle_loss" in r for r in records)
-    assert all("g_loss" in r for r in records)
+    assert [r["step"] for r in records] == [0, 1, 2, 3] and not any("mle_loss" in r for r in records)
+    assert "nll_oracle" in records[0] and all("g_loss" in r for r in records[1:])
 
 
 @pytest.mark.parametrize("overrides,message", [

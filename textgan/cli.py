@@ -106,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     plot_training_curves(out)
     shown = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
     print("results: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items())))
-    if recipe.train.adversarial_start and recipe.train.steps:
+    if (recipe.train.adversarial_start or recipe.train.init_from) and recipe.train.steps:
         print(_before_after(out, recipe.train.adversarial_start, shown, recipe.eval.metric))
     print(f"written: {out}/summary.json, metrics.jsonl, curves.png, config.yaml, checkpoints/, samples/")
     return 0

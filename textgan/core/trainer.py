@@ -438,6 +438,9 @@ class Trainer:
         stopped_early = False
         if self.doctor and main:
             self.doctor.take_snapshot()
+        if main and self.step == 0 and cfg.init_from:  # the generator it starts from: the "before" of the run
+            log.write({"step": 0, **self.evaluate()})
+            self._track_best(self.last_eval)
         try:
             while self.step < total and not stopped_early:
                 started = time.perf_counter()
