@@ -129,6 +129,7 @@ def test_sweep_of_an_oracle_run_scores_nll_oracle_into_out(runs, tmp_path, capsy
     (["oracle", "--temperatures", "1", "--checkpoint", "best"], "checkpoint not found"),
     (["toy", "--temperatures", "1"], "'toy' run; sampling sentences needs a text run"),
     (["text", "--temperatures", "1", "--out", "FILE"], "cannot write to"),
+    (["text", "--temperatures", "1", "--metrics", "lm"], "unknown metric 'lm'"),
 ])
 def test_bad_input_is_one_error_line(runs, tmp_path, capsys, args, message):
     (tmp_path / "FILE").write_text("")
@@ -146,3 +147,25 @@ def test_a_run_whose_data_changed_is_refused(runs, tmp_path, capsys):
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     assert "is not what it was trained on" in error_line(capsys, "sweep", str(run), "--temperatures", "1")
     assert not (run / "sweep").exists()
+
+
+def test_lm_scores_in_a_sweep_are_the_fixed_lms_nll(runs, tmp_path, capsys, monkeypatch):
+    """--metrics lm_score,reverse_lm_score: the samples under an LM trained on the training rows, and
+    the test rows under an LM trained on the samples, each equal to `textgan.metrics.lm_score`'s."""
+    from textgan.metrics import lm_score as lms
+    from textgan.text.data import load_text_data
+
+    monkeypatch.setattr(lms, "MAX_STEPS", 20)
+    monkeypatch.setattr(lms, "EVAL_EVERY", 10)
+    capsys.readouterr()
+    assert main(["sweep", str(runs["text"]), "--temperatures", "0.5,1", "--n", "30", "--metrics",
+                 "lm_score,reverse_lm_score", "--out", str(tmp_path / "s"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = load_run_generator(runs["text"], "last")
+    data = load_text_data(run.recipe.data)
+    torch.manual_seed(0)
+    samples = run.sample(30, temperature=1.0)
+    lm = lms.train_language_model(data.train, data.vocab_size, data.pad_id)
+    assert rows[1]["lm_score"] == pytest.approx(lms.mean_nll(lm, samples, data.pad_id), rel=1e-9)
+    assert rows[1]["reverse_lm_score"] == pytest.approx(
+        lms.reverse_lm_score(samples, data.test, data.vocab_size, data.pad_id), rel=1e-9)

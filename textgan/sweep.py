@@ -5,7 +5,9 @@ buys quality with diversity; GANs and MLE only compare fairly as whole curves. A
 the generator's softmax is sharpened (T < 1) or flattened (T > 1), then
 - quality: NLL_oracle of its samples (oracle data) or BLEU-n against the references (real text);
 - diversity: NLL_gen of the tempered model on the test set (can it still explain held-out text?),
-  and Self-BLEU-n and distinct-n of its samples (real text).
+  and Self-BLEU-n and distinct-n of its samples (real text);
+- on request, Caccia et al.'s LM score (quality) and reverse LM score (diversity), see
+  `textgan.metrics.lm_score`.
 The core is generic over any generator with `sample(n, seq_len, temperature)` and teacher-forced
 `forward(tokens) -> logits`; `textgan sweep RUN_DIR` only loads a run into it.
 """
@@ -21,6 +23,7 @@ from torch import Tensor, nn
 
 from textgan.errors import UserError
 from textgan.evaluate import evaluate_tokens
+from textgan.metrics.lm_score import LSTMLanguageModel, mean_nll, reverse_lm_score
 from textgan.metrics.nll import NLLOracle, nll_gen, nll_oracle
 
 CHUNK = 1000  # sequences per sampling pass
@@ -57,13 +60,16 @@ def sweep(
     tokenize: Callable[[str], list[str]] | None = None,
     orders: Sequence[int] = (2, 5),
     distinct_orders: Sequence[int] = (2, 4),
+    lm: LSTMLanguageModel | None = None,
+    reverse_lm: bool = False,
     seed: int = 0,
 ) -> list[dict[str, float]]:
     """One row per temperature: `temperature`, `nll_gen` (tempered model on `test_tokens`, padding
     excluded), `nll_oracle` (with an oracle), `bleu_n` and `self_bleu_n` for n in `orders` and
     `distinct_n` for n in `distinct_orders` (with `decode`, `references` and `tokenize`: real text;
-    every sample against every reference, Self-BLEU leave-one-out). Samples are drawn with the same
-    seed at every T."""
+    every sample against every reference, Self-BLEU leave-one-out), `lm_score` (the samples under `lm`,
+    an LM trained on real training rows) and `reverse_lm_score` (with `reverse_lm`: `test_tokens`
+    under an LM trained on the samples). Samples are drawn with the same seed at every T."""
     if not temperatures:
         raise UserError("no temperatures given")
     for t in temperatures:
@@ -88,6 +94,10 @@ def sweep(
                 row["nll_oracle"] = nll_oracle(oracle, samples)
             if text:
                 row |= evaluate_tokens([tokenize(s) for s in decode(samples)], reference_tokens, metrics)
+            if lm is not None:
+                row["lm_score"] = mean_nll(lm, samples, pad_id)
+            if reverse_lm:
+                row["reverse_lm_score"] = reverse_lm_score(samples, test_tokens.cpu(), generator.vocab_size, pad_id)
             rows.append(row)
     finally:
         generator.train(was_training)
@@ -104,8 +114,9 @@ def format_table(rows: Sequence[dict[str, float]]) -> str:
 
 def plot_sweep(rows: Sequence[dict[str, float]], path: Path) -> None:
     """The curves as one PNG: NLL_oracle against NLL_gen (oracle data) and BLEU against Self-BLEU
-    (real text, the highest order swept), each point labelled with its temperature; lower-left is
-    better for NLLs, upper-left for BLEU vs Self-BLEU."""
+    (real text, the highest order swept) and LM score against reverse LM score (when swept), each point
+    labelled with its temperature; lower-left is better for NLLs and LM scores, upper-left for BLEU
+    vs Self-BLEU."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,6 +127,7 @@ def plot_sweep(rows: Sequence[dict[str, float]], path: Path) -> None:
     bleu = sorted(int(k.split("_")[-1]) for k in rows[0] if k.startswith("bleu_"))
     pairs = [("nll_gen", "nll_oracle")] if "nll_oracle" in rows[0] else []
     pairs += [(f"self_bleu_{bleu[-1]}", f"bleu_{bleu[-1]}")] if bleu else []
+    pairs += [("reverse_lm_score", "lm_score")] if {"lm_score", "reverse_lm_score"} <= set(rows[0]) else []
     pairs = pairs or [("temperature", "nll_gen")]
     fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
     for ax, (x, y) in zip(axes[0], pairs):

@@ -12,6 +12,7 @@ from pathlib import Path
 from textgan.errors import UserError
 
 TABLE, ROWS, PLOT = "sweep.txt", "sweep.json", "sweep.png"
+EXTRA_METRICS = ("lm_score", "reverse_lm_score")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", choices=("last", "best"), default="last", help="which checkpoint (default last)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed, the same at every temperature (default 0)")
     p.add_argument("--out", metavar="DIR", help=f"folder for {TABLE}, {ROWS} and {PLOT} (default RUN_DIR/sweep)")
+    p.add_argument("--metrics", metavar="LIST", default="",
+                   help="extra metrics, comma list of lm_score (samples under an LSTM LM trained on the "
+                        "training set) and reverse_lm_score (test set under an LSTM LM trained on the samples); "
+                        "Caccia et al.'s scores, settings fixed in textgan.metrics.lm_score")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device for the generator")
     p.add_argument("--json", action="store_true", help="print the rows as one JSON list on stdout")
     p.set_defaults(func=run)
@@ -51,8 +56,17 @@ def parse_temperatures(spec: str) -> list[float]:
     return temperatures
 
 
+def parse_metrics(spec: str) -> list[str]:
+    """The extra metrics of a comma list (each one of EXTRA_METRICS)."""
+    names = [m.strip() for m in spec.split(",") if m.strip()]
+    for name in names:
+        if name not in EXTRA_METRICS:
+            raise UserError(f"--metrics: unknown metric {name!r}; choose from {', '.join(EXTRA_METRICS)}")
+    return names
+
+
 def sweep_run(run_dir: Path, temperatures: list[float], n: int | None = None, checkpoint: str = "last",
-              seed: int = 0, device: str = "cpu") -> list[dict[str, float]]:
+              seed: int = 0, device: str = "cpu", metrics: list[str] | None = None) -> list[dict[str, float]]:
     """The sweep rows of a text run: its generator against its own data (reloaded from the recipe and
     checked against the checkpoint's signature, so the test set is the one it was trained beside)."""
     from textgan.sweep import sweep
@@ -74,8 +88,15 @@ def sweep_run(run_dir: Path, temperatures: list[float], n: int | None = None, ch
     if data.oracle is None:
         text = {"decode": run.decode, "references": data.reference_lines(),
                 "tokenize": WordTokenizer(lowercase=True).tokenize}
+    metrics = metrics or []
+    lm = None
+    if "lm_score" in metrics:
+        from textgan.metrics.lm_score import train_language_model
+
+        lm = train_language_model(data.train, data.vocab_size, data.pad_id)
     return sweep(run.generator, temperatures, n or cfg.n_eval, run.seq_len, test, pad_id=data.pad_id,
-                 eos_id=data.eos_id, oracle=data.oracle, seed=seed, **text)
+                 eos_id=data.eos_id, oracle=data.oracle, seed=seed, lm=lm,
+                 reverse_lm="reverse_lm_score" in metrics, **text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
     from textgan.sweep import format_table, plot_sweep
 
     temperatures = parse_temperatures(args.temperatures)
+    metrics = parse_metrics(args.metrics)
     run_dir = Path(args.run_dir)
-    rows = sweep_run(run_dir, temperatures, args.n, args.checkpoint, args.seed, str(pick_device(args.device)))
+    rows = sweep_run(run_dir, temperatures, args.n, args.checkpoint, args.seed, str(pick_device(args.device)),
+                     metrics)
     out = Path(args.out) if args.out else run_dir / "sweep"
     table = format_table(rows)
     try:
