@@ -1,0 +1,282 @@
+"""The quality–diversity frontier: MLE against SeqGAN and the CPU-sized RelGAN, each GAN from the same
+MLE start, every model swept over the sampling temperature ("Language GANs Falling Short", Caccia et
+al. 2020: a GAN's gain is real only where its whole curve lies below MLE's).
+
+    python benchmarks/frontier_oracle.py                  # SeqGAN oracle, full schedules (hours on 2 cores)
+    python benchmarks/frontier_oracle.py --quick          # the same pipeline cut short (minutes)
+    python benchmarks/frontier_oracle.py --corpus coco    # COCO captions (bundled), full schedules
+
+Stages, each an ordinary run folder under --out, so an interrupted benchmark continues where it
+stopped when started again with the same --out (a finished stage is kept, an unfinished one resumed):
+1. `mle`: `mle_oracle` (`mle_coco`);
+2. `seqgan`, `relgan_small`: `seqgan_oracle` and `relgan_oracle_small` (`seqgan_coco`,
+   `relgan_coco_small`) with `--init-from mle`;
+3. `textgan sweep` of each final generator at TEMPERATURES: on the oracle NLL_oracle of 10,000
+   samples against NLL_gen; on COCO BLEU-5 against Self-BLEU-5 (2,000 samples, all 10,000 test
+   references) and Caccia et al.'s LM score against reverse LM score (`--metrics lm_score,reverse_lm_score`).
+Writes a curve PNG per run (its evaluation metrics against the step), `frontier.png` (one curve per
+model, the published figures marked), a table appended to benchmarks/RESULTS.md, and as its last
+line one JSON object (for the oracle, the contract in DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from results import record
+
+from textgan.core.logging import read_metrics
+from textgan.data import require
+
+GANS = ("seqgan", "relgan_small")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One benchmark: its recipes, the quick cuts, the sweep, which metrics make the curves, and the
+    published figures (each a horizontal line on the frontier: the papers give no diversity figure)."""
+
+    recipes: dict[str, str]
+    quick: dict[str, list[str]]
+    temperatures: tuple[float, ...]
+    n: int
+    quick_n: int
+    frontiers: tuple[tuple[str, str], ...]  # (x, y) pairs, lower-left better
+    published: dict[str, float]
+    published_metric: str
+    extra_metrics: str = ""
+    dataset: str = ""
+    trajectory: tuple[str, ...] = field(default=("nll_oracle", "nll_gen"))
+
+
+SETUPS = {
+    "oracle": Setup(
+        recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small"},
+        quick={
+            "mle": ["train.pretrain_steps=400", "eval.every=200", "data.n_eval=2000"],
+            "seqgan": ["train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3", "eval.every=4",
+                       "data.n_eval=2000"],
+            "relgan_small": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
+        },
+        temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=10_000, quick_n=2000,
+        frontiers=(("nll_gen", "nll_oracle"),),
+        published={"mle": 9.038, "seqgan": 8.736, "relgan_small": 6.680},  # RelGAN's: paper-sized
+        published_metric="nll_oracle", dataset="seqgan-oracle"),
+    "coco": Setup(
+        recipes={"mle": "mle_coco", "seqgan": "seqgan_coco", "relgan_small": "relgan_coco_small"},
+        quick={
+            "mle": ["train.pretrain_steps=600", "eval.every=300", "data.n_eval=200", "data.bleu_samples=50"],
+            "seqgan": ["train.pretrain_d_steps=50", "train.steps=4", "train.n_critic=3", "eval.every=4",
+                       "data.n_eval=200", "data.bleu_samples=50"],
+            "relgan_small": ["train.steps=40", "eval.every=20", "data.n_eval=200", "data.bleu_samples=50"],
+        },
+        temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=2000, quick_n=300,
+        frontiers=(("self_bleu_5", "bleu_5"), ("reverse_lm_score", "lm_score")),
+        published={"mle": 0.189, "seqgan": 0.180, "relgan_small": 0.331},  # BLEU-5, RelGAN paper (RMC)
+        published_metric="bleu_5", extra_metrics="lm_score,reverse_lm_score",
+        trajectory=("nll_gen", "bleu_5", "self_bleu_5")),
+}
+QUICK_TEMPERATURES = (0.5, 1.0, 1.5)
+
+
+def stage_done(run: Path) -> bool:
+    return (run / "summary.json").is_file()
+
+
+def train(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) -> None:
+    """Train one stage, resume it, or (finished earlier) leave it."""
+    run = out / name
+    if stage_done(run):
+        print(f"{name}: done earlier ({run})", file=sys.stderr)
+        return
+    cmd = [sys.executable, "-m", "textgan", "train", setup.recipes[name], "--out", str(run),
+           "--set", "train.progress=false"]
+    cmd += [arg for o in (setup.quick[name] if quick else []) for arg in ("--set", o)]
+    if (run / "checkpoints" / "last.pt").is_file():
+        cmd.append("--resume")
+    elif name != "mle":
+        cmd += ["--init-from", str(out / "mle")]
+    print(f"{name}: {' '.join(cmd[2:])}", file=sys.stderr)
+    done = subprocess.run(cmd, env=env, check=False)
+    if done.returncode:
+        raise SystemExit(f"error: stage {name} failed (exit {done.returncode}); rerun to resume it")
+
+
+def sweep(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) -> list[dict[str, float]]:
+    """The run's quality–diversity rows (kept in RUN/sweep/sweep.json once computed)."""
+    rows_file = out / name / "sweep" / "sweep.json"
+    temperatures, n = (QUICK_TEMPERATURES, setup.quick_n) if quick else (setup.temperatures, setup.n)
+    if rows_file.is_file():
+        rows = json.loads(rows_file.read_text())
+        if [r["temperature"] for r in rows] == list(temperatures):
+            return rows
+    cmd = [sys.executable, "-m", "textgan", "sweep", str(out / name), "--n", str(n),
+           "--temperatures", ",".join(f"{t:g}" for t in temperatures)]
+    cmd += ["--metrics", setup.extra_metrics] if setup.extra_metrics else []
+    done = subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL)
+    if done.returncode:
+        raise SystemExit(f"error: sweep of {name} failed (exit {done.returncode})")
+    return json.loads(rows_file.read_text())
+
+
+def trajectory(setup: Setup, run: Path) -> list[dict[str, float]]:
+    """The evaluations of a run: the step and the setup's trajectory metrics."""
+    keys = ("step", *setup.trajectory)
+    return [{k: r[k] for k in keys} for r in read_metrics(run / "metrics.jsonl") if all(k in r for k in keys)]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], start: int, path: Path) -> None:
+    """The run's evaluation metrics against the step (NLLs in nats per token on one axis; BLEU and
+    Self-BLEU, 0..1, on a second panel), the adversarial start marked."""
+    from textgan.core.checkpoint import atomic_save_figure
+
+    plt = _pyplot()
+    groups = [[k for k in setup.trajectory if k.startswith("nll")], [k for k in setup.trajectory if "bleu" in k]]
+    groups = [g for g in groups if g]
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4), squeeze=False)
+    steps = [p["step"] for p in points]
+    for ax, keys in zip(axes[0], groups):
+        for key in keys:
+            ax.plot(steps, [p[key] for p in points], marker="o", markersize=3, label=key)
+        if start:
+            ax.axvline(start, color="grey", linestyle=":", label=f"adversarial start (step {start})")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("nats per token (lower is better)" if keys[0].startswith("nll") else "score (0..1)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"{name}: {setup.recipes[name]}")
+    atomic_save_figure(fig, path)
+    plt.close(fig)
+
+
+LABELS = {
+    "nll_gen": "NLL_gen: test-set NLL of the tempered model (nats/token; lower = more diverse)",
+    "nll_oracle": "NLL_oracle of its samples (nats/token; lower = better)",
+    "self_bleu_5": "Self-BLEU-5 of its samples (lower = more diverse)",
+    "bleu_5": "BLEU-5 against the test set (higher = better)",
+    "reverse_lm_score": "reverse LM score: test text under an LM of the samples (nats/token)",
+    "lm_score": "LM score: samples under an LM of the training text (nats/token)",
+}
+
+
+def plot_frontier(setup: Setup, frontiers: dict[str, list[dict[str, float]]], path: Path) -> None:
+    """One panel per (x, y) pair of the setup, one curve per model labelled with its temperatures;
+    the published figure of each model as a dashed line on the panel of that metric."""
+    from textgan.core.checkpoint import atomic_save_figure
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(setup.frontiers), figsize=(7 * len(setup.frontiers), 5), squeeze=False)
+    for ax, (x, y) in zip(axes[0], setup.frontiers):
+        for i, (name, rows) in enumerate(frontiers.items()):
+            color = f"C{i}"
+            ax.plot([r[x] for r in rows], [r[y] for r in rows], marker="o", color=color, label=name)
+            for r in rows:
+                ax.annotate(f"{r['temperature']:g}", (r[x], r[y]), fontsize=7, color=color,
+                            xytext=(3, 3), textcoords="offset points")
+            if y == setup.published_metric:
+                ax.axhline(setup.published[name], color=color, linestyle="--", linewidth=0.8,
+                           label=f"{name} published {setup.published[name]}")
+        ax.set_xlabel(LABELS[x], fontsize=9)
+        ax.set_ylabel(LABELS[y], fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Quality–diversity over sampling temperature (point labels: T)")
+    atomic_save_figure(fig, path)
+    plt.close(fig)
+
+
+def _shown(point: dict[str, float], setup: Setup) -> str:
+    return " / ".join(f"{point[k]:.3f}" for k in setup.trajectory)
+
+
+def _adversarial_start(config: Path) -> int:
+    import yaml
+
+    train_cfg = yaml.safe_load(config.read_text())["train"]
+    return int(train_cfg["pretrain_steps"]) + int(train_cfg["pretrain_d_steps"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=tuple(SETUPS), default="oracle", help="which benchmark (default oracle)")
+    parser.add_argument("--quick", action="store_true", help="cut every schedule short (minutes)")
+    parser.add_argument("--out", type=Path, help="folder of the stages' runs (default runs/frontier-CORPUS[-quick])")
+    parser.add_argument("--only", nargs="+", choices=GANS,
+                        help="GANs to run (default: all); for running GANs side by side, each with --threads 1, "
+                             "after which a plain invocation assembles the table and records it")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads per stage (default 2)")
+    parser.add_argument("--json", action="store_true", help="(the last line is always the JSON summary)")
+    args = parser.parse_args()
+    setup = SETUPS[args.corpus]
+    if setup.dataset:
+        require(setup.dataset)  # one error line naming `textgan data get` when absent
+    out = args.out or Path("runs") / f"frontier-{args.corpus}{'-quick' if args.quick else ''}"
+    out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    names = ["mle", *(args.only or GANS)]
+
+    started = time.perf_counter()
+    for name in names:
+        train(setup, name, out, args.quick, env)
+    y = setup.frontiers[0][1]
+    models, frontiers, lines = {}, {}, []
+    for name in names:
+        run = out / name
+        points = trajectory(setup, run)
+        start = 0 if name == "mle" else _adversarial_start(run / "config.yaml")
+        plot_curves(setup, name, points, start, out / f"curves_{name}.png")
+        frontiers[name] = sweep(setup, name, out, args.quick, env)
+        summary = json.loads((run / "summary.json").read_text())
+        first = points[0] if name != "mle" else None
+        lower_better = y.startswith("nll")
+        best = (min if lower_better else max)(points, key=lambda p: p[y])
+        models[name] = {
+            "start_nll_oracle" if y == "nll_oracle" else f"start_{y}": first[y] if first else None,
+            "final": {k: summary[k] for k in setup.trajectory},
+            "best": best,
+            "frontier": [[r["temperature"], *(r[k] for pair in setup.frontiers for k in pair)]
+                         for r in frontiers[name]],
+            "wall_s": summary["wall_time_s"],
+        }
+        lines.append(f"| {name} | {_shown(first, setup) if first else '-'} | {_shown(summary, setup)} | "
+                     f"{best[y]:.3f} at step {best['step']:.0f} | {setup.published[name]} | "
+                     f"{summary['wall_time_s'] / 60:.1f} |")
+    plot_frontier(setup, frontiers, out / "frontier.png")
+    wall = time.perf_counter() - started
+    columns = [k for pair in setup.frontiers for k in pair]
+    sweep_rows = ["| model | T | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    for name, rows in frontiers.items():
+        sweep_rows += [f"| {name} | {r['temperature']:g} | " + " | ".join(f"{r[k]:.3f}" for k in columns) + " |"
+                       for r in rows]
+    n = setup.quick_n if args.quick else setup.n
+    body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; runs in {out}; "
+            f"{args.threads} torch threads per stage; this invocation {wall / 60:.1f} min (stages finished "
+            f"earlier are not re-run; each stage's own training time is in the last column).\n\n"
+            f"| model | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | published {y} | "
+            "train min |\n|---|---|---|---|---|---|\n" + "\n".join(lines) +
+            f"\n\nFrontier over sampling temperature ({n} samples per point):\n\n" + "\n".join(sweep_rows) +
+            f"\n\nPNGs: {out}/frontier.png, {out}/curves_*.png")
+    print(body)
+    if not args.only:  # a partial invocation (one GAN, run beside another) leaves RESULTS.md to the full one
+        record(f"frontier_oracle --corpus {args.corpus}{' --quick' if args.quick else ''}", body)
+    print(json.dumps({"wall_s": round(wall, 1), "models": models}))
+
+
+if __name__ == "__main__":
+    main()
