@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from textgan.errors import UserError
 
@@ -34,24 +35,8 @@ def find_recipe(name: str) -> Path:
     raise UserError(f"recipe file not found: {name} (bundled recipes: `textgan recipes`)")
 
 
-def _prepare_out_dir(out: Path, resume: bool) -> None:
-    """Create (or check) the run folder; refuse to overwrite an earlier run unless resuming it."""
-    last = out / "checkpoints" / "last.pt"
-    if resume and not last.is_file():
-        raise UserError(f"--resume: no checkpoint to resume in {out} (expected {last})")
-    if not resume and (last.exists() or (out / "metrics.jsonl").exists()):
-        raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"cannot write to output folder {out}: {exc.strerror}") from None
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    from textgan.config import load_recipe, save_recipe
+    from textgan.config import load_recipe
 
     overrides = list(args.set or [])
     if args.seed is not None:
@@ -65,14 +50,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         recipe.name = Path(args.recipe).stem
     out = Path(args.out) if args.out else Path("runs") / recipe.name
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes and prints
-    if main_process:
-        _prepare_out_dir(out, args.resume)
+    from textgan.run_folder import last_checkpoint, open_run
 
+    if not main_process:  # rank 0 holds the folder's lock; no checkpoint is ever cleared, so this agrees
+        return _train(args, recipe, out, args.resume and last_checkpoint(out).is_file(), main_process)
+    lock, resuming = open_run(out, args.resume)
+    try:
+        return _train(args, recipe, out, resuming, main_process)
+    finally:
+        lock.release()
+
+
+def _train(args: argparse.Namespace, recipe: Any, out: Path, resuming: bool, main_process: bool) -> int:
+    """Build the game and the trainer, start, continue or initialise the run, train, and report."""
     import torch
 
+    from textgan.config import save_recipe
     from textgan.core import distributed as dist
     from textgan.core.seeding import seed_everything
-    from textgan.core.trainer import Trainer
+    from textgan.core.trainer import RunInterrupted, Trainer
     from textgan.device import keep_freed_cpu_memory, pick_device
     from textgan.games import build_game
 
@@ -82,12 +78,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed_everything(recipe.seed)
         game = build_game(recipe, device)
         trainer = Trainer(recipe, game, out, device)
-        if args.resume:
+        if resuming:
             trainer.resume()
         elif recipe.train.init_from:
             source_step = trainer.init_generator_from(recipe.train.init_from)
         if main_process:
-            if args.resume:
+            if resuming:
                 print(f"resuming {out} from step {trainer.step}", file=sys.stderr)
             elif recipe.train.init_from:
                 print(f"generator from {recipe.train.init_from} (its step {source_step}); no MLE pre-training",
@@ -96,7 +92,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             ranks = f" x {dist.world_size()} processes" if dist.world_size() > 1 else ""
             print(f"training {recipe.name} ({recipe.game}) on {device}{ranks}, torch {torch.__version__}, "
                   f"run folder {out}")
-        summary = trainer.fit()
+        try:
+            summary = trainer.fit()
+        except RunInterrupted as stopped:
+            if main_process:
+                print(f"stopped by {stopped.signal_name} at step {stopped.step}; checkpoint saved: continue with "
+                      f"`textgan train {args.recipe} --out {out} --resume`", file=sys.stderr)
+            return 130
     finally:
         dist.teardown()
     if not main_process:

@@ -14,8 +14,11 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,37 @@ class TrainingDiverged(UserError):
     def __init__(self, message: str, values: dict[str, float] | None = None) -> None:
         super().__init__(message)
         self.values = values or {}
+
+
+class RunInterrupted(Exception):
+    """SIGINT or SIGTERM stopped the run at the end of a step, after `checkpoints/last.pt` was saved."""
+
+    def __init__(self, step: int, signal_name: str) -> None:
+        super().__init__(f"{signal_name} at step {step}")
+        self.step, self.signal_name = step, signal_name
+
+
+@contextlib.contextmanager
+def _stop_requests() -> Iterator[dict[str, str | None]]:
+    """While training, SIGINT/SIGTERM ask the loop to stop after the current step (a second one stops at
+    once); yields a dict whose "signal" names the request. Handlers are restored afterwards, and left
+    alone outside the main thread, where Python cannot install them."""
+    request: dict[str, str | None] = {"signal": None}
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+
+    def ask(signum: int, _frame: object) -> None:
+        if request["signal"] is not None:
+            raise KeyboardInterrupt
+        request["signal"] = signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, ask) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def compile_network(net: nn.Module) -> None:
@@ -190,7 +224,7 @@ class Trainer:
         bad = non_finite_tensors(state)
         if bad:  # never replace a good checkpoint by a broken one
             raise TrainingDiverged(f"refusing to save {name} at step {self.step}: non-finite weights in "
-                                   f"{', '.join(bad[:3])}; the last good checkpoint in {self.checkpoint_dir} is kept")
+                                   f"{', '.join(bad[:3])}; {self._kept_checkpoint()}")
         save_checkpoint(self.checkpoint_dir / name, state, self.signature())
 
     def resume(self) -> None:
@@ -356,10 +390,16 @@ class Trainer:
                                   "generator (MLE)": ("mle_loss", "grad_norm_g")}[network]
             raise TrainingDiverged(
                 f"training diverged at step {self.step}: the {network}'s loss or gradient is not finite "
-                f"(loss {loss.item():.4g}, grad norm {grad_norm:.4g}); the last good checkpoint in "
-                f"{self.checkpoint_dir} is kept. Lower the learning rate or set optim_*.clip_norm",
+                f"(loss {loss.item():.4g}, grad norm {grad_norm:.4g}); {self._kept_checkpoint()}. Lower the "
+                "learning rate or set optim_*.clip_norm",
                 {loss_key: loss.item(), norm_key: grad_norm},
             )
+
+    def _kept_checkpoint(self) -> str:
+        last = self.checkpoint_dir / "last.pt"
+        if last.is_file():
+            return f"the last good checkpoint, {last}, is kept"
+        return "no checkpoint had been saved yet (the run starts over when run again)"
 
     def _recover(self, exc: TrainingDiverged, log: MetricsLog | None) -> bool:
         """Log the non-finite values (the doctor's evidence); True when the live doctor rolled back."""
@@ -441,6 +481,8 @@ class Trainer:
         if main and self.step == 0 and cfg.init_from:  # the generator it starts from: the "before" of the run
             log.write({"step": 0, **self.evaluate()})
             self._track_best(self.last_eval)
+        handlers = contextlib.ExitStack()
+        stop = handlers.enter_context(_stop_requests())
         try:
             while self.step < total and not stopped_early:
                 started = time.perf_counter()
@@ -468,10 +510,14 @@ class Trainer:
                         if self.doctor:
                             stopped_early = self.doctor.after_log(record, log) or stopped_early
                     stopped_early = dist.broadcast_flag(stopped_early)  # rank 0's early stop or doctor
-                if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early:
+                interrupted = dist.broadcast_flag(stop["signal"] is not None)  # every rank stops at one step
+                if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early or interrupted:
                     self.save("last.pt")
                 bar.update(1)
+                if interrupted:
+                    raise RunInterrupted(self.step, stop["signal"] or "a signal on rank 0")
         finally:
+            handlers.close()
             bar.close()
             if log:
                 log.close()
