@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+from runs import run_cli
 from test_train_cli import _error_line, write_recipe
 
-from runs import run_cli
 from textgan.cli import main
 from textgan.core.checkpoint import load_checkpoint
 from textgan.run_folder import RunLock
