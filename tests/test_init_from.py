@@ -91,3 +91,23 @@ def test_init_from_a_missing_run_or_with_resume_is_one_error_line(source_run, tm
     assert main(["train", str(source_run / "tiny.yaml"), "--out", str(tmp_path / "a"), "--resume",
                  "--init-from", str(source_run / "mle")]) == 2
     assert "give one of them" in capsys.readouterr().err
+
+
+def test_resuming_a_run_started_from_another_continues_without_mle(source_run, capsys):
+    """`--resume` alone (the source not repeated) keeps the run's layout: no MLE phase appears."""
+    out = source_run / "gan-resumed"
+    recipe = str(source_run / "tiny.yaml")
+    assert main(["train", recipe, "--out", str(out), "--init-from", str(source_run / "mle")]) == 0
+    assert main(["train", recipe, "--out", str(out), "--resume", "--set", "train.steps=5"]) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 1, 2, 3, 4, 5] and not any("mle_loss" in r for r in records)
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["init_from"]
+
+
+def test_resuming_with_other_phase_lengths_is_refused(source_run, capsys):
+    out = source_run / "mle"
+    before = (out / "checkpoints" / "last.pt").read_bytes()
+    assert main(["train", str(source_run / "tiny.yaml"), "--out", str(out), "--resume",
+                 "--set", "train.steps=0", "--set", "train.pretrain_steps=9"]) == 2
+    assert "phases.pretrain_steps is 6 in the checkpoint but 9 now" in capsys.readouterr().err
+    assert (out / "checkpoints" / "last.pt").read_bytes() == before

@@ -46,9 +46,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UserError("--init-from starts a new run and --resume continues one: give one of them")
         overrides += [f"train.init_from={Path(args.init_from).resolve()}", "train.pretrain_steps=0"]
     recipe = load_recipe(find_recipe(args.recipe), overrides)
+    out = Path(args.out) if args.out else Path("runs") / (recipe.name or Path(args.recipe).stem)
+    started_from = _started_from(out) if args.resume and not recipe.train.init_from else ""
+    if started_from:  # a run started with --init-from continues as it started: no MLE phase
+        overrides += [f"train.init_from={started_from}", "train.pretrain_steps=0"]
+        recipe = load_recipe(find_recipe(args.recipe), overrides)
     if not recipe.name:
         recipe.name = Path(args.recipe).stem
-    out = Path(args.out) if args.out else Path("runs") / recipe.name
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes and prints
     from textgan.run_folder import last_checkpoint, open_run
 
@@ -112,6 +116,18 @@ def _train(args: argparse.Namespace, recipe: Any, out: Path, resuming: bool, mai
         print(_before_after(out, recipe.train.adversarial_start, shown, recipe.eval.metric))
     print(f"written: {out}/summary.json, metrics.jsonl, curves.png, config.yaml, checkpoints/, samples/")
     return 0
+
+
+def _started_from(out: Path) -> str:
+    """The `train.init_from` a run folder's config.yaml records ("" if none, or no readable config)."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    train = saved.get("train") if isinstance(saved, dict) else None
+    return str(train.get("init_from") or "") if isinstance(train, dict) else ""
 
 
 def _before_after(out: Path, start: int, final: dict[str, float], metric: str) -> str:

@@ -162,10 +162,12 @@ class Trainer:
         return self.out_dir / "checkpoints"
 
     def signature(self) -> dict[str, Any]:
-        """A checkpoint resumes only into the same game, data and model shapes."""
+        """A checkpoint resumes only into the same game, data, model shapes and phase lengths (another
+        pretrain_steps would put its steps in another phase)."""
         r = self.recipe
         return {
             "game": r.game,
+            "phases": {"pretrain_steps": self.cfg.pretrain_steps, "pretrain_d_steps": self.cfg.pretrain_d_steps},
             "model": r.to_dict()["model"],
             "spectral_norm": self.cfg.spectral_norm,
             "ema": bool(self.cfg.ema_decay),
@@ -229,7 +231,14 @@ class Trainer:
 
     def resume(self) -> None:
         """Continue from `checkpoints/last.pt`; the metrics log is cut back to that step."""
-        state = load_checkpoint(self.checkpoint_dir / "last.pt", self.signature())
+        path = self.checkpoint_dir / "last.pt"
+        state = load_checkpoint(path)
+        saved = json.loads(state["signature"])
+        wanted = json.loads(json.dumps(self.signature(), sort_keys=True))
+        if "phases" not in saved:  # written before the phases were part of the signature
+            del wanted["phases"]
+        if saved != wanted:
+            raise UserError(f"checkpoint {path} comes from an incompatible run: {first_difference(saved, wanted)}")
         try:
             self.load_state_dict(state)
         except (RuntimeError, KeyError, ValueError) as exc:
