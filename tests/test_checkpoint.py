@@ -78,3 +78,31 @@ def test_rng_states_round_trip_through_weights_only_load(tmp_path: Path):
     set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
     got = (random.random(), np.random.standard_normal(), np.random.rand(), torch.rand(2))
     assert got[:3] == expected[:3] and torch.equal(got[3], expected[3])
+
+
+def test_damaged_checkpoints_are_refused_in_one_line(tmp_path):
+    """An empty file, random bytes, and a tensor byte changed after saving (torch still parses it)."""
+    import pytest
+
+    from textgan.core.checkpoint import load_checkpoint, save_checkpoint
+    from textgan.errors import UserError
+
+    path = tmp_path / "last.pt"
+    state = {"step": 3, "generator": {"w": torch.arange(1000, dtype=torch.float32)}, "rng": [1, (2, 3), None]}
+    save_checkpoint(path, state, {"game": "toy"})
+    assert load_checkpoint(path, {"game": "toy"})["step"] == 3
+    assert oct(path.stat().st_mode & 0o777) != oct(0o600)
+    data = bytearray(path.read_bytes())
+    where = data.find(torch.tensor(500.0).numpy().tobytes())  # the float 500.0 inside the tensor's bytes
+    data[where + 3] ^= 0x01
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    assert torch.load(damaged, weights_only=True)["step"] == 3  # torch reads it without complaint
+    with pytest.raises(UserError, match="is damaged"):
+        load_checkpoint(damaged)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "noise.pt").write_bytes(bytes(range(256)) * 8)
+    for name in ("empty.pt", "noise.pt"):
+        with pytest.raises(UserError, match="cannot read checkpoint") as err:
+            load_checkpoint(tmp_path / name)
+        assert "weights_only=False" not in str(err.value)

@@ -370,3 +370,18 @@ def test_overfitting_remedy_without_dropout_adds_instance_noise_then_weight_deca
     assert steps[0][2] == {"loss.instance_noise": (0.0, 0.1)} and trainer.recipe.loss.instance_noise == 0.3
     assert trainer.recipe.loss.instance_noise_anneal_steps == 0  # held, not annealed away
     assert all(group["weight_decay"] == 1e-4 for group in trainer.opt_d.param_groups)
+
+
+@pytest.mark.parametrize("content,message", [
+    (bytes(range(256)) * 4, "not UTF-8 text"),
+    (b'"str"\n[1, 2, 3]\n', "line 1: not a metrics record"),
+    (b'{"step": 1}\n{"step": 2, "d_lo\n{"step": 3}\n', "line 2: not JSON"),
+])
+def test_damaged_metrics_files_are_one_error_line(tmp_path, capsys, content, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_bytes(content)
+    for command in (["doctor", str(run)], ["report", str(run), "--out", str(tmp_path / "r.html")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err

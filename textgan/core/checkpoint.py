@@ -2,11 +2,15 @@
 
 Every file is written to a temporary name in the same folder and renamed over the target, so a
 killed process never leaves a half-written file and never destroys the previous version.
-Checkpoints load with `torch.load(weights_only=True)`: they hold only tensors and plain Python data.
+Checkpoints load with `torch.load(weights_only=True)`: they hold only tensors and plain Python data,
+and a digest of all of it, so a file damaged after it was written is refused even where torch can
+still parse it. Files are written with the usual permissions (0644 under the common umask), not the
+temporary file's private 0600.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -21,6 +25,8 @@ import torch
 from textgan.errors import UserError
 
 FORMAT_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -30,6 +36,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -92,9 +99,38 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def state_digest(state: Any) -> str:
+    """sha256 over a checkpoint's contents: every tensor's dtype, shape and bytes and every other
+    value's repr, dictionaries in key order."""
+    h = hashlib.sha256()
+
+    def walk(x: Any) -> None:
+        if isinstance(x, torch.Tensor):
+            t = x.detach().cpu().reshape(-1)
+            h.update(f"T{t.dtype}{tuple(x.shape)}".encode())
+            h.update(t.view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, dict):
+            h.update(b"{")
+            for key in sorted(x, key=repr):
+                h.update(repr(key).encode())
+                walk(x[key])
+            h.update(b"}")
+        elif isinstance(x, (list, tuple)):
+            h.update(b"[")
+            for value in x:
+                walk(value)
+            h.update(b"]")
+        else:
+            h.update(repr(x).encode())
+
+    walk(state)
+    return h.hexdigest()
+
+
 def save_checkpoint(path: Path, state: dict[str, Any], signature: dict[str, Any]) -> None:
-    """Save a training state with the signature that a resuming run must match."""
+    """Save a training state with the signature that a resuming run must match and its digest."""
     payload = dict(state, format=FORMAT_VERSION, signature=json.dumps(signature, sort_keys=True))
+    payload["digest"] = state_digest(payload)
     atomic_torch_save(payload, path)
 
 
@@ -106,7 +142,10 @@ def load_weights_only(path: Path, what: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt or foreign files
-        raise UserError(f"cannot read {what} {path}: {str(exc).splitlines()[0]}") from None
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if "weights_only" in first or "Weights only" in first:  # torch's advice to load unsafely: not ours
+            first = "it holds more than tensors and plain data, or is damaged"
+        raise UserError(f"cannot read {what} {path}: {first}") from None
 
 
 def load_checkpoint(path: Path, signature: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -114,6 +153,9 @@ def load_checkpoint(path: Path, signature: dict[str, Any] | None = None) -> dict
     state = load_weights_only(path, "checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise UserError(f"{path} is not a textgan checkpoint (format {FORMAT_VERSION})")
+    digest = state.pop("digest", None)
+    if digest is not None and digest != state_digest(state):
+        raise UserError(f"checkpoint {path} is damaged: its contents no longer match the digest saved with it")
     if signature is not None:
         saved = json.loads(state["signature"])
         wanted = json.loads(json.dumps(signature, sort_keys=True))

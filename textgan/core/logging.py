@@ -56,16 +56,29 @@ class MetricsLog:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """All records of a `metrics.jsonl`; a torn last line (killed writer) is ignored."""
-    records = []
+    """All records of a `metrics.jsonl`; a torn last line (killed writer) is ignored. A file that is not
+    UTF-8 text, or holds a line that is not a record (a JSON object with a numeric `step`), is a
+    `UserError` naming the line."""
+    records: list[dict[str, Any]] = []
     path = Path(path)
     if not path.exists():
         return records
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path} is not a metrics file (not UTF-8 text at byte {exc.start})") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    for number, line in enumerate(lines, 1):
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            continue
+            if number == len(lines):
+                break  # torn by a killed writer
+            raise UserError(f"{path}, line {number}: not JSON") from None
+        if not isinstance(record, dict) or not isinstance(record.get("step"), (int, float)):
+            raise UserError(f"{path}, line {number}: not a metrics record (a JSON object with a numeric step)")
+        records.append(record)
     return records
 
 
