@@ -77,3 +77,23 @@ def test_divergence_before_any_checkpoint_says_none_was_kept(tmp_path: Path):
     line = _error_line(result)
     assert "diverged" in line and "no checkpoint had been saved yet" in line
     assert run_cli("train", str(write_recipe(tmp_path, 5)), "--out", str(out)).returncode == 0  # not a trap
+
+
+def test_no_output_may_overwrite_a_runs_own_files(tmp_path: Path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(write_recipe(tmp_path, 5)), "--out", str(out)]) == 0
+    kept = {name: (out / name).read_bytes() for name in ("config.yaml", "metrics.jsonl")}
+    capsys.readouterr()
+    for command in (["report", str(out), "--out", str(out / "metrics.jsonl")],
+                    ["report", str(out), "--out", str(out / "checkpoints" / "report.html")],
+                    ["doctor", str(out), "--json"]):
+        code = main(command)
+        err = capsys.readouterr().err.strip().splitlines()
+        if command[0] == "doctor":
+            assert code == 0
+            continue
+        assert code == 2 and len(err) == 1 and "would overwrite a file of the run" in err[0], err
+    (tmp_path / "a_file").write_text("")
+    assert main(["report", str(out), "--out", str(tmp_path / "a_file" / "r.html")]) == 2
+    assert "cannot write the report" in capsys.readouterr().err
+    assert {name: (out / name).read_bytes() for name in kept} == kept

@@ -152,6 +152,10 @@ def test_text_run_writes_metrics_vocabulary_and_samples(text_run, capsys):
     assert main(["sample", str(out), "--n", "7", "--out", str(out / "s.txt")]) == 0
     lines = (out / "s.txt").read_text().splitlines()
     assert len(lines) == 7 and all(set(line.split()) <= set(WORDS) | {"<unk>"} for line in lines)
+    vocabulary = (out / "vocab.json").read_bytes()
+    assert main(["sample", str(out), "--n", "7", "--out", str(out / "vocab.json")]) == 2
+    assert "would overwrite a file of the run" in capsys.readouterr().err
+    assert (out / "vocab.json").read_bytes() == vocabulary
 
 
 def test_training_time_bleu_is_textgan_evals(text_run):

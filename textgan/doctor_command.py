@@ -7,6 +7,7 @@ import json
 import textwrap
 
 from textgan.core.doctor import Diagnosis, diagnose_run
+from textgan.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +52,13 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from textgan.core.report import write_report
+    from textgan.run_folder import refuse_run_file
 
-    path = write_report(args.run_dir, args.out)
+    if args.out:
+        refuse_run_file(args.out)
+    try:
+        path = write_report(args.run_dir, args.out)
+    except OSError as exc:
+        raise UserError(f"cannot write the report: {exc.strerror} ({exc.filename or args.out})") from None
     print(f"written: {path}")
     return 0

@@ -24,6 +24,17 @@ from textgan.errors import UserError
 LOCK_FILE = ".lock"
 RUN_FILES = ("metrics.jsonl", "config.yaml", "summary.json", "curves.png", "report.html")
 RUN_FOLDERS = ("samples", "tensorboard", "checkpoints")
+OWN_FILES = ("metrics.jsonl", "config.yaml", "summary.json", "vocab.json", "tokenizer.json", LOCK_FILE)
+
+
+def refuse_run_file(path: str | Path, option: str = "--out") -> None:
+    """A `UserError` when `path` is one of a run folder's own files (its records, recipe, vocabulary) or
+    lies in its checkpoints/: a command's output must never replace what the run needs to load."""
+    path = Path(path).resolve()
+    folder = path.parent
+    in_run = (folder / "metrics.jsonl").exists() or (folder / "checkpoints").is_dir()
+    if (in_run and path.name in OWN_FILES) or (folder.name == "checkpoints" and (folder.parent / "config.yaml").exists()):
+        raise UserError(f"{option} {path} would overwrite a file of the run in {folder}: choose another path")
 
 
 def last_checkpoint(out: Path) -> Path:

@@ -113,6 +113,10 @@ def sample_run(run_dir: Path, n: int, temperature: float = 1.0, checkpoint: str 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        from textgan.run_folder import refuse_run_file
+
+        refuse_run_file(args.out)
     lines = sample_run(Path(args.run_dir), args.n, args.temperature, args.checkpoint, args.seed)
     text = "".join(line + "\n" for line in lines)
     if args.out:
