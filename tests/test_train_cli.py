@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,14 @@ def test_existing_run_is_not_overwritten(finished_run):
 def test_recipes_lists_bundled_recipes(capsys):
     assert main(["recipes"]) == 0
     assert "toy_grid" in capsys.readouterr().out
+
+
+def test_help_and_version_answer_without_importing_torch():
+    """`textgan --help`, a sub-command's --help and --version load no heavy library (they answer at once)."""
+    code = ("import sys; from textgan.cli import main\n"
+            "for argv in (['--help'], ['train', '--help'], ['sample', '--help'], ['doctor', '--help'], ['--version']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "heavy = [m for m in ('torch', 'numpy', 'transformers', 'matplotlib') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in done.stdout and "textgan " in done.stdout

@@ -156,8 +156,18 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("textgan")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="textgan", description="Train and evaluate GANs for text (and image baselines).")
+    parser.add_argument("--version", action="version", version=f"textgan {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a recipe", description="Train a recipe; writes a run folder.")
@@ -174,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recipes", help="list the bundled recipes", description="List the bundled recipes.")
     p.set_defaults(func=cmd_recipes)
 
-    from textgan.text.sampling import register as register_sample
+    from textgan.sample_command import register as register_sample
 
     register_sample(sub)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+from typing import TYPE_CHECKING
 
-from textgan.core.doctor import Diagnosis, diagnose_run
 from textgan.errors import UserError
+
+if TYPE_CHECKING:
+    from textgan.core.doctor import Diagnosis
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +48,8 @@ def format_diagnosis(d: Diagnosis) -> str:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
+    from textgan.core.doctor import diagnose_run
+
     diagnosis = diagnose_run(args.run_dir)
     print(json.dumps(diagnosis.to_json()) if args.json else format_diagnosis(diagnosis))
     return 0

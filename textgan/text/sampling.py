@@ -1,12 +1,10 @@
-"""`textgan sample RUN_DIR`: sentences from a trained text run's generator (the EMA copy when the run
-kept one), detokenised with the vocabulary and tokeniser saved in the run folder. `load_run_generator`
-is shared with `textgan sweep`. Registered in `textgan.cli`."""
+"""Sentences from a trained text run's generator (the EMA copy when the run kept one), detokenised
+with the vocabulary and tokeniser saved in the run folder: the library behind `textgan sample`
+(`textgan.sample_command`); `load_run_generator` is shared with `textgan sweep`."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,19 +48,6 @@ class RunGenerator:
         from textgan.text.data import decode_rows
 
         return decode_rows(rows, self.vocab, self.tokenizer)
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add the `sample` sub-command to the `textgan` parser."""
-    p = sub.add_parser("sample", help="write sentences sampled from a trained text run",
-                       description="Sample sentences from a text run's generator (EMA weights when kept).")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by `textgan train`")
-    p.add_argument("--n", type=int, default=100, help="number of sentences (default 100)")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
-    p.add_argument("--checkpoint", choices=("last", "best"), default="last", help="which checkpoint (default last)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", metavar="FILE", help="write the sentences here (atomically) instead of stdout")
-    p.set_defaults(func=run)
 
 
 def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "cpu") -> RunGenerator:
@@ -110,23 +95,3 @@ def sample_run(run_dir: Path, n: int, temperature: float = 1.0, checkpoint: str 
     run = load_run_generator(run_dir, checkpoint)
     torch.manual_seed(seed)
     return run.decode(run.sample(n, temperature))
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.out:
-        from textgan.run_folder import refuse_run_file
-
-        refuse_run_file(args.out)
-    lines = sample_run(Path(args.run_dir), args.n, args.temperature, args.checkpoint, args.seed)
-    text = "".join(line + "\n" for line in lines)
-    if args.out:
-        from textgan.core.checkpoint import atomic_write_text
-
-        try:
-            atomic_write_text(Path(args.out), text)
-        except OSError as exc:
-            raise UserError(f"cannot write {args.out}: {exc.strerror}") from None
-        print(f"wrote {len(lines)} sentences to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
