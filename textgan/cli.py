@@ -10,9 +10,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textgan.errors import UserError
+
+if TYPE_CHECKING:
+    from textgan.config import Recipe
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
@@ -65,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         lock.release()
 
 
-def _train(args: argparse.Namespace, recipe: Any, out: Path, resuming: bool, main_process: bool) -> int:
+def _train(args: argparse.Namespace, recipe: Recipe, out: Path, resuming: bool, main_process: bool) -> int:
     """Build the game and the trainer, start, continue or initialise the run, train, and report."""
     import torch
 
