@@ -61,7 +61,7 @@ SETUPS = {
         recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small"},
         quick={
             "mle": ["train.pretrain_steps=400", "eval.every=200", "data.n_eval=2000"],
-            "seqgan": ["train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3", "eval.every=4",
+            "seqgan": ["train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3", "eval.every_adversarial=4",
                        "data.n_eval=2000"],
             "relgan_small": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
         },
@@ -73,7 +73,7 @@ SETUPS = {
         recipes={"mle": "mle_coco", "seqgan": "seqgan_coco", "relgan_small": "relgan_coco_small"},
         quick={
             "mle": ["train.pretrain_steps=600", "eval.every=300", "data.n_eval=200", "data.bleu_samples=50"],
-            "seqgan": ["train.pretrain_d_steps=50", "train.steps=4", "train.n_critic=3", "eval.every=4",
+            "seqgan": ["train.pretrain_d_steps=50", "train.steps=4", "train.n_critic=3", "eval.every_adversarial=4",
                        "data.n_eval=200", "data.bleu_samples=50"],
             "relgan_small": ["train.steps=40", "eval.every=20", "data.n_eval=200", "data.bleu_samples=50"],
         },

@@ -47,6 +47,18 @@ def test_train_writes_the_run_folder(tmp_path: Path, capsys):
     assert {p.name for p in (out / "checkpoints").iterdir()} == {"last.pt", "best.pt"}
 
 
+def test_adversarial_evaluations_count_from_the_phase_start(tmp_path: Path):
+    """eval.every_adversarial: a short adversarial phase after D pre-training gets its own cadence."""
+    recipe = tmp_path / "adv.yaml"
+    recipe.write_text(TINY.replace("STEPS", "12").replace("batch_size: 64", "pretrain_d_steps: 7, batch_size: 64")
+                      .replace("eval: {every: 50", "eval: {every: 5, every_adversarial: 4"))
+    out = tmp_path / "run"
+    assert main(["train", str(recipe), "--out", str(out)]) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evaluated = [r["step"] for r in records if "modes_covered" in r]
+    assert evaluated == [5, 7, 11, 15, 19]  # every 5 in D pre-training, its end, then every 4 from step 7
+
+
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path):
     recipe = write_recipe(tmp_path, 400)
     straight, killed = tmp_path / "straight", tmp_path / "killed"

@@ -146,15 +146,19 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Evaluation every `every` steps; early stopping on `metric` with `patience` evaluations."""
+    """Evaluation every `every` steps (every `every_adversarial` steps counted from the adversarial
+    phase's start, when set: a short adversarial phase after long pre-training then gets a curve of its
+    own); early stopping on `metric` with `patience` evaluations."""
 
     every: int = 500
+    every_adversarial: int = 0
     metric: str = ""
     mode: str = "max"
     patience: int = 0
 
     def validate(self) -> None:
         check_positive(self.every, "eval.every")
+        check_non_negative(self.every_adversarial, "eval.every_adversarial")
         check_choice(self.mode, ("min", "max"), "eval.mode")
         check_non_negative(self.patience, "eval.patience")
         if self.patience and not self.metric:

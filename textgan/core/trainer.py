@@ -505,7 +505,7 @@ class Trainer:
                 stats["step_time_s"] = time.perf_counter() - started
                 record: dict[str, Any] = {"step": self.step}
 
-                evaluating = self.step % self.recipe.eval.every == 0 or self.step in phase_ends
+                evaluating = self._evaluates_at(self.step) or self.step in phase_ends
                 if evaluating and main:
                     record.update(self.evaluate())
                     stopped_early = self._track_best(self.last_eval)
@@ -537,6 +537,12 @@ class Trainer:
         if main:
             write_summary(self.out_dir / "summary.json", summary)
         return summary
+
+    def _evaluates_at(self, step: int) -> bool:
+        every, start = self.recipe.eval.every, self.cfg.adversarial_start
+        if self.recipe.eval.every_adversarial and step > start:
+            every, step = self.recipe.eval.every_adversarial, step - start
+        return step % every == 0
 
     def _postfix(self, record: dict[str, Any]) -> dict[str, str]:
         keys = ["mle_loss", "d_loss", "g_loss", "d_real", "d_fake"] + ([self.recipe.eval.metric] if self.recipe.eval.metric else [])
