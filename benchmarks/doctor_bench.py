@@ -1,7 +1,8 @@
 """The GAN doctor's test bench: does `textgan doctor` name the right pitfall first?
 
 Trains every recipe in recipes/broken/ (each named after the pitfall it provokes) and the stabilised
-toy_grid / toy_ring recipes (which must come out healthy) through the real CLI with `doctor: off`,
+toy_grid / toy_ring recipes and two short text runs (demo_oracle, relgan_coco_small cut to 600 MLE
+and 200 adversarial steps; all must come out healthy) through the real CLI with `doctor: off`,
 runs the doctor on each run folder, and prints the confusion table (provoked pitfall × pitfall named
 first). Then, on the same seeds, trains the NaN, collapse and over-fitting recipes again with
 `doctor.mode=auto` and compares their end metrics with the `off` runs. Appends both tables to
@@ -38,7 +39,11 @@ from textgan.core.doctor_live import non_finite_tensors
 from textgan.core.logging import read_metrics
 
 HEALTHY_SCALE = ["train.steps=3000", "eval.every=250", "train.log_every=10", "train.checkpoint_every=1000"]
-HEALTHY = {"toy_grid": HEALTHY_SCALE, "toy_ring": HEALTHY_SCALE}
+HEALTHY = {"toy_grid": HEALTHY_SCALE, "toy_ring": HEALTHY_SCALE,
+           # short text runs, evaluated often from their near-random start (the old collapse rule's false alarm)
+           "demo_oracle": ["eval.every=50"],
+           "relgan_coco_small": ["train.pretrain_steps=600", "train.steps=200", "eval.every=100", "data.n_eval=300",
+                                 "data.bleu_samples=100", "train.checkpoint_every=1000"]}
 # Recipes compared with doctor auto vs off, and the end metrics that show the difference.
 AUTO = {
     "non_finite_toy_grid": ("steps", "modes_covered", "high_quality_fraction"),

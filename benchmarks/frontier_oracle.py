@@ -10,7 +10,7 @@ Stages, each an ordinary run folder under --out, so an interrupted benchmark con
 stopped when started again with the same --out (a finished stage is kept, an unfinished one resumed):
 1. `mle`: `mle_oracle` (`mle_coco`);
 2. `seqgan`, `relgan_small`: `seqgan_oracle` and `relgan_oracle_small` (`seqgan_coco`,
-   `relgan_coco_small`) with `--init-from mle`;
+   `relgan_coco_small`) with `--init-from mle`, side by side (each stage's output in OUT/NAME.log);
 3. `textgan sweep` of each final generator at TEMPERATURES: on the oracle NLL_oracle of 10,000
    samples against NLL_gen; on COCO BLEU-5 against Self-BLEU-5 (2,000 samples, all 10,000 test
    references) and Caccia et al.'s LM score against reverse LM score (`--metrics lm_score,reverse_lm_score`).
@@ -90,12 +90,13 @@ def stage_done(run: Path) -> bool:
     return (run / "summary.json").is_file()
 
 
-def train(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) -> None:
-    """Train one stage, resume it, or (finished earlier) leave it."""
+def start_training(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) -> subprocess.Popen | None:
+    """Start training one stage (or resuming it) with its output in OUT/NAME.log; None when it finished
+    earlier."""
     run = out / name
     if stage_done(run):
         print(f"{name}: done earlier ({run})", file=sys.stderr)
-        return
+        return None
     cmd = [sys.executable, "-m", "textgan", "train", setup.recipes[name], "--out", str(run),
            "--set", "train.progress=false"]
     cmd += [arg for o in (setup.quick[name] if quick else []) for arg in ("--set", o)]
@@ -103,10 +104,32 @@ def train(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) 
         cmd.append("--resume")
     elif name != "mle":
         cmd += ["--init-from", str(out / "mle")]
-    print(f"{name}: {' '.join(cmd[2:])}", file=sys.stderr)
-    done = subprocess.run(cmd, env=env, check=False)
-    if done.returncode:
-        raise SystemExit(f"error: stage {name} failed (exit {done.returncode}); rerun to resume it")
+    log = out / f"{name}.log"
+    print(f"{name}: {' '.join(cmd[2:])}  (log: {log})", file=sys.stderr)
+    with log.open("a") as sink:
+        return subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+
+
+def finish_training(name: str, proc: subprocess.Popen | None, out: Path) -> None:
+    """Wait for a stage; a failure ends the benchmark with the stage's last log lines."""
+    if proc is None or proc.wait() == 0:
+        return
+    tail = (out / f"{name}.log").read_text(errors="replace").splitlines()[-5:]
+    print("\n".join(tail), file=sys.stderr)
+    raise SystemExit(f"error: stage {name} failed (exit {proc.returncode}); rerun to resume it")
+
+
+def train_stages(setup: Setup, names: list[str], out: Path, quick: bool, threads: int) -> None:
+    """MLE first (every GAN starts from it), then the GANs side by side, the threads split between them
+    (on a small machine, two 1-thread runs finish sooner than two 2-thread runs one after the other)."""
+    def env(n: int) -> dict[str, str]:
+        return dict(os.environ, OMP_NUM_THREADS=str(max(1, n)))
+
+    finish_training("mle", start_training(setup, "mle", out, quick, env(threads)), out)
+    gans = [n for n in names if n != "mle"]
+    running = {n: start_training(setup, n, out, quick, env(threads // len(gans))) for n in gans}
+    for name, proc in running.items():
+        finish_training(name, proc, out)
 
 
 def sweep(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) -> list[dict[str, float]]:
@@ -141,9 +164,9 @@ def _pyplot():
     return plt
 
 
-def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], start: int, path: Path) -> None:
+def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], xlabel: str, path: Path) -> None:
     """The run's evaluation metrics against the step (NLLs in nats per token on one axis; BLEU and
-    Self-BLEU, 0..1, on a second panel), the adversarial start marked."""
+    Self-BLEU, 0..1, on a second panel)."""
     from textgan.core.checkpoint import atomic_save_figure
 
     plt = _pyplot()
@@ -154,9 +177,7 @@ def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], start: 
     for ax, keys in zip(axes[0], groups):
         for key in keys:
             ax.plot(steps, [p[key] for p in points], marker="o", markersize=3, label=key)
-        if start:
-            ax.axvline(start, color="grey", linestyle=":", label=f"adversarial start (step {start})")
-        ax.set_xlabel("training step")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("nats per token (lower is better)" if keys[0].startswith("nll") else "score (0..1)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -218,9 +239,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="cut every schedule short (minutes)")
     parser.add_argument("--out", type=Path, help="folder of the stages' runs (default runs/frontier-CORPUS[-quick])")
     parser.add_argument("--only", nargs="+", choices=GANS,
-                        help="GANs to run (default: all); for running GANs side by side, each with --threads 1, "
-                             "after which a plain invocation assembles the table and records it")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads per stage (default 2)")
+                        help="GANs to run (default: all); a partial invocation does not record RESULTS.md")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads: MLE and the sweeps use them all, the GANs share them (default 2)")
     parser.add_argument("--json", action="store_true", help="(the last line is always the JSON summary)")
     args = parser.parse_args()
     setup = SETUPS[args.corpus]
@@ -232,15 +253,17 @@ def main() -> None:
     names = ["mle", *(args.only or GANS)]
 
     started = time.perf_counter()
-    for name in names:
-        train(setup, name, out, args.quick, env)
+    train_stages(setup, names, out, args.quick, args.threads)
     y = setup.frontiers[0][1]
     models, frontiers, lines = {}, {}, []
     for name in names:
         run = out / name
         points = trajectory(setup, run)
-        start = 0 if name == "mle" else _adversarial_start(run / "config.yaml")
-        plot_curves(setup, name, points, start, out / f"curves_{name}.png")
+        if name != "mle":  # counted from the adversarial start (D pre-training leaves the generator as it was)
+            start = _adversarial_start(run / "config.yaml")
+            points = [dict(p, step=p["step"] - start) for p in points if p["step"] >= start]
+        xlabel = "MLE step" if name == "mle" else "adversarial step (0: the MLE generator it starts from)"
+        plot_curves(setup, name, points, xlabel, out / f"curves_{name}.png")
         frontiers[name] = sweep(setup, name, out, args.quick, env)
         summary = json.loads((run / "summary.json").read_text())
         first = points[0] if name != "mle" else None
@@ -255,7 +278,7 @@ def main() -> None:
             "wall_s": summary["wall_time_s"],
         }
         lines.append(f"| {name} | {_shown(first, setup) if first else '-'} | {_shown(summary, setup)} | "
-                     f"{best[y]:.3f} at step {best['step']:.0f} | {setup.published[name]} | "
+                     f"{best[y]:.3f} at {'MLE' if name == 'mle' else 'adversarial'} step {best['step']:.0f} | {setup.published[name]} | "
                      f"{summary['wall_time_s'] / 60:.1f} |")
     plot_frontier(setup, frontiers, out / "frontier.png")
     wall = time.perf_counter() - started
@@ -266,7 +289,7 @@ def main() -> None:
                        for r in rows]
     n = setup.quick_n if args.quick else setup.n
     body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; runs in {out}; "
-            f"{args.threads} torch threads per stage; this invocation {wall / 60:.1f} min (stages finished "
+            f"{args.threads} torch threads (the GANs side by side, {max(1, args.threads // len(GANS))} each); this invocation {wall / 60:.1f} min (stages finished "
             f"earlier are not re-run; each stage's own training time is in the last column).\n\n"
             f"| model | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | published {y} | "
             "train min |\n|---|---|---|---|---|---|\n" + "\n".join(lines) +

@@ -146,6 +146,45 @@ def test_mode_collapse_on_text_and_image_diversity(key, before, after, fires):
         assert key in found[0].evidence and found[0].severity == "critical"
 
 
+def text_history(distinct: dict[int, list[float]], pretrain: int = 4) -> tuple[list[dict], dict]:
+    """A healthy text run's records, one evaluation every 10 records with distinct-n from
+    `distinct[n]`, its MLE phase ending at the `pretrain`-th evaluation."""
+    records = history(n=10 * len(distinct[1]))
+    for j, r in enumerate(r for r in records if "modes_covered" in r):
+        for k in ("modes_covered", "high_quality_fraction", "mode_kl"):
+            del r[k]
+        r.update({f"distinct_{n}": values[j] for n, values in distinct.items()})
+    return records, {"train": {"pretrain_steps": 100 * pretrain}}
+
+
+def test_diversity_is_judged_against_the_end_of_pre_training_not_a_random_init():
+    """A generator leaving its near-random init during MLE grows less diverse: that is learning."""
+    records, config = text_history({1: [0.21, 0.15, 0.10, 0.08, 0.08, 0.079, 0.081],
+                                    2: [0.98, 0.80, 0.60, 0.45, 0.45, 0.44, 0.45]})
+    assert "mode_collapse" not in [f.pitfall for f in diagnose_records(records, CFG, config)]
+    assert "mode_collapse" in pitfalls(records)  # judged against its best so far, it would be one
+
+
+@pytest.mark.parametrize(("distinct", "fires"), [
+    ({1: [0.08, 0.08, 0.04, 0.04], 2: [0.83, 0.83, 0.82, 0.83]}, False),  # one order only
+    ({1: [0.08, 0.08, 0.04, 0.08], 2: [0.83, 0.83, 0.40, 0.83]}, False),  # one evaluation, recovered
+    ({1: [0.08, 0.08, 0.04, 0.03], 2: [0.83, 0.83, 0.40, 0.30]}, True),   # two orders, persisting
+])
+def test_a_diversity_drop_must_persist_and_show_in_two_orders(distinct, fires):
+    records, config = text_history(distinct, pretrain=2)
+    found = [f for f in diagnose_records(records, CFG, config) if f.pitfall == "mode_collapse"]
+    assert bool(found) is fires
+    if fires:
+        assert found[0].severity == "critical" and "end of pre-training (step 200)" in found[0].evidence
+
+
+def test_a_run_started_from_another_generator_is_judged_against_its_step_0():
+    records, _ = text_history({1: [0.08, 0.04, 0.03], 2: [0.83, 0.40, 0.30]})
+    records.insert(0, {"step": 0, "distinct_1": 0.08, "distinct_2": 0.83})
+    found = diagnose_records(records, CFG, {"train": {"pretrain_steps": 0, "init_from": "runs/mle"}})
+    assert [f.pitfall for f in found] == ["mode_collapse"] and "(step 0)" in found[0].evidence
+
+
 @pytest.mark.parametrize(("train", "held", "fires"), [(2.0, 0.5, True), (0.6, 0.3, False)])
 def test_d_overfitting_on_the_train_heldout_gap(train, held, fires):
     late = {"d_train_slice": lambda i: train if i >= 50 else None, "d_heldout": lambda i: held if i >= 50 else None}

@@ -10,7 +10,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 | `non_finite` | a logged loss or gradient norm is NaN/inf (always critical) |
 | `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records, or `grad_max`; critical when it exceeds `grad_max`, non-finite values follow, or `grad_spikes` spikes come within a `window` (an isolated spike the run recovers from is a warning) |
 | `vanishing_gradient` | D's accuracy on reals and on fakes ≥ `d_acc_saturated` and G's gradient norm ≤ `vanish_ratio` × its peak, in `min_fraction` of a `window` |
-| `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its best (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above its lowest, `domain_fid` rises `collapse_drop` above its lowest, or `mode_kl` ≥ `collapse_mode_kl` with at least one mode covered and no longer falling (above 90% of its earlier low: a G still spreading out early in training is not collapsed); a drop in modes covered counts only while `high_quality_fraction` ≥ `collapse_min_quality` (mode counts of poor samples are noise) |
+| `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its baseline (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above it, or `domain_fid` rises `collapse_drop` above it, at two consecutive evaluations and, for n-gram metrics logged at several orders, in at least two orders at once; the baseline is the value at the end of generator pre-training (step 0 of a run started from another's generator; earlier evaluations are not judged), or the best so far in a run without pre-training; or `mode_kl` ≥ `collapse_mode_kl` with at least one mode covered and no longer falling (above 90% of its earlier low: a G still spreading out early in training is not collapsed); a drop in modes covered counts only while `high_quality_fraction` ≥ `collapse_min_quality` (mode counts of poor samples are noise) |
 | `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap` and by half their mean magnitude (records whose mean logits exceed `SANE_LOGIT` in magnitude, a blown-up D, do not count), or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
 | `g_underfitting` | D rejects ≥ `underfit_d_acc` of the fakes over a `window`, G's loss does not fall, and the quality metric improved less than `stall_tol` (relative) over the last `stall_evals` evaluations |
 | `oscillation` | the D or G loss, detrended over `osc_window` records, has an autocorrelation peak ≥ `osc_acf` after a dip ≤ -`osc_acf`/2 (a cycle) with amplitude ≥ `osc_amplitude` × its mean magnitude, in `min_fraction` of 5 consecutive windows |
@@ -219,33 +219,73 @@ def detect_vanishing_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
     return Finding("vanishing_gradient", severity, first, last, evidence, remedy("vanishing_gradient", ctx.config))
 
 
-def _diversity_conditions(h: History, cfg: DoctorConfig) -> list[tuple[np.ndarray, np.ndarray, Callable[[int], str]]]:
-    """(eval rows, collapsed mask, evidence at a row) for each diversity signal the run logged."""
-    out: list[tuple[np.ndarray, np.ndarray, Callable[[int], str]]] = []
+def _baseline_step(ctx: RunContext) -> int | None:
+    """The step whose evaluation is the diversity baseline: the end of generator pre-training (the
+    step-0 evaluation of a run started from another's generator), where the generator is a trained
+    model of the data; None for a game trained adversarially from the start (its best so far instead).
+    Earlier evaluations are not judged: a pre-training generator losing its random init's diversity
+    is learning."""
+    train = ctx.config.get("train") or {}
+    if train.get("pretrain_steps"):
+        return int(train["pretrain_steps"])
+    return 0 if train.get("init_from") else None
 
-    def add(key: str, rows: np.ndarray, mask: np.ndarray, ref: np.ndarray, word: str) -> None:
+
+def _ngram_family(key: str) -> str:
+    """distinct_2 -> distinct, self_bleu_4 -> self_bleu; other keys are a family of their own."""
+    head, _, order = key.rpartition("_")
+    return head if order.isdigit() else key
+
+
+def _diversity_conditions(h: History, cfg: DoctorConfig,
+                          ctx: RunContext) -> list[tuple[np.ndarray, np.ndarray, Callable[[int], str]]]:
+    """(eval rows, collapsed mask, evidence at a row) for each diversity signal the run logged. A row
+    counts when the drop from the baseline holds there and at the evaluation before it (persists) and,
+    for n-gram metrics logged at several orders, in at least two of them at once."""
+    baseline = _baseline_step(ctx)
+    drops: dict[str, tuple[np.ndarray, np.ndarray, Callable[[int], str]]] = {}
+
+    def add(key: str, collapsed: Callable[[np.ndarray, np.ndarray], np.ndarray], running: Callable,
+            word: str, trusted: np.ndarray | None = None) -> None:
+        rows = h.rows_with(key)
         v = h.column(key)[rows]
-        out.append((rows, mask, lambda j: f"{key} {_fmt(v[j])} against its {word} {_fmt(ref[j])}"))
+        ok = np.ones(len(rows), dtype=bool) if trusted is None else trusted[rows]
+        if baseline is None:
+            ref = running(v)
+        else:
+            before = np.flatnonzero(h.steps[rows] <= baseline)
+            if not len(before) or before[-1] == len(rows) - 1:
+                return
+            b = int(before[-1])
+            word = f"value at the end of pre-training (step {int(h.steps[rows[b]])})"
+            rows, ref, v, ok = rows[b + 1:], np.full(len(rows) - b - 1, v[b]), v[b + 1:], ok[b + 1:]
+        drops[key] = (rows, collapsed(v, ref) & ok, lambda j: f"{key} {_fmt(v[j])} against its {word} {_fmt(ref[j])}")
 
     quality = h.column("high_quality_fraction")
+    trusted = ~(quality < cfg.collapse_min_quality)  # NaN (no quality signal): trusted
     for key in DIVERSITY_UP:
-        rows = h.rows_with(key)
-        if len(rows):
-            v = h.column(key)[rows]
-            best = np.fmax.accumulate(v)
-            trusted = ~(quality[rows] < cfg.collapse_min_quality)  # NaN (no quality signal): trusted
-            add(key, rows, (v <= (1 - cfg.collapse_drop) * best) & trusted, best, "best")
+        if h.has(key):
+            add(key, lambda v, ref: v <= (1 - cfg.collapse_drop) * ref, np.fmax.accumulate, "best", trusted)
     for key in DIVERSITY_DOWN:
-        rows = h.rows_with(key)
-        if len(rows):
-            v = h.column(key)[rows]
-            low = np.fmin.accumulate(v)
-            add(key, rows, v - low >= cfg.self_bleu_rise, low, "lowest")
-    rows = h.rows_with("domain_fid")
-    if len(rows):
-        v = h.column("domain_fid")[rows]
-        low = np.fmin.accumulate(v)
-        add("domain_fid", rows, v >= (1 + cfg.collapse_drop) * low, low, "lowest")
+        if h.has(key):
+            add(key, lambda v, ref: v - ref >= cfg.self_bleu_rise, np.fmin.accumulate, "lowest")
+    if h.has("domain_fid"):
+        add("domain_fid", lambda v, ref: v >= (1 + cfg.collapse_drop) * ref, np.fmin.accumulate, "lowest")
+
+    families: dict[str, list[str]] = {}
+    for key in drops:
+        families.setdefault(_ngram_family(key), []).append(key)
+    out = []
+    for keys in families.values():
+        votes = np.zeros(len(h), dtype=int)  # per record: how many orders of the family dropped there
+        for key in keys:
+            rows, mask, _ = drops[key]
+            votes[rows] += mask
+        for key in keys:
+            rows, mask, say = drops[key]
+            together = mask & (votes[rows] >= min(2, len(keys)))
+            persisted = together & np.concatenate([[False], together[:-1]])
+            out.append((rows, persisted, say))
     rows = h.rows_with("mode_kl")
     if len(rows) > 1 and h.has("modes_covered"):
         kl, covered = h.column("mode_kl")[rows], h.column("modes_covered")[rows]
@@ -259,7 +299,7 @@ def _diversity_conditions(h: History, cfg: DoctorConfig) -> list[tuple[np.ndarra
 
 
 def detect_mode_collapse(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
-    fired = [(rows, mask, say) for rows, mask, say in _diversity_conditions(h, cfg) if mask.any()]
+    fired = [(rows, mask, say) for rows, mask, say in _diversity_conditions(h, cfg, ctx) if mask.any()]
     if not fired:
         return None
     first = min(int(h.steps[rows[np.argmax(mask)]]) for rows, mask, _ in fired)
