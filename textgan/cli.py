@@ -111,8 +111,9 @@ def _train(args: argparse.Namespace, recipe: Recipe, out: Path, resuming: bool, 
     if not main_process:
         return 0
     from textgan.core.plots import plot_training_curves
+    from textgan.games import metric_panels
 
-    plot_training_curves(out)
+    plot_training_curves(out, metric_panels(recipe.game))
     shown = {k: v for k, v in summary.items() if isinstance(v, (int, float))}
     print("results: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items())))
     if (recipe.train.adversarial_start or recipe.train.init_from) and recipe.train.steps:

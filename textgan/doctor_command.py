@@ -57,12 +57,13 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from textgan.core.report import write_report
+    from textgan.games import metric_panels
     from textgan.run_folder import refuse_run_file
 
     if args.out:
         refuse_run_file(args.out)
     try:
-        path = write_report(args.run_dir, args.out)
+        path = write_report(args.run_dir, args.out, metric_panels)
     except OSError as exc:
         raise UserError(f"cannot write the report: {exc.strerror} ({exc.filename or args.out})") from None
     print(f"written: {path}")

@@ -1,5 +1,6 @@
 """The games a recipe can name. Each game module provides `DataConfig`, `ModelConfig` (dataclasses
-typing the recipe's `data` and `model` sections) and `build_game(recipe, device) -> Game`.
+typing the recipe's `data` and `model` sections), `build_game(recipe, device) -> Game` and
+`METRIC_PANELS` (how its evaluation metrics and per-step statistics are plotted).
 
 Modules are imported on demand so that a toy run never pays for importing the text stack.
 """
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from textgan.config import Recipe
     from textgan.core.game import Game
+    from textgan.core.plots import MetricPanel
 
 GAME_MODULES = {
     "toy": "textgan.image.toy",
@@ -44,3 +46,9 @@ def game_config_types(name: str) -> tuple[type, type]:
 def build_game(recipe: Recipe, device: torch.device) -> Game:
     """Instantiate the recipe's game (data, generator, discriminator) on `device`."""
     return game_module(recipe.game).build_game(recipe, device)
+
+
+def metric_panels(name: str) -> tuple[MetricPanel, ...]:
+    """The plot panels game `name` declares for its metrics (none for an unknown game: each logged
+    metric then gets a panel of its own)."""
+    return game_module(name).METRIC_PANELS if name in GAME_MODULES else ()

@@ -112,6 +112,17 @@ def format_table(rows: Sequence[dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+AXIS_LABELS = {
+    "nll_gen": "NLL_gen, nats/token (lower = more diverse)",
+    "nll_oracle": "NLL_oracle, nats/token (lower = better)",
+    "lm_score": "LM score, nats/token (lower = better)",
+    "reverse_lm_score": "reverse LM score, nats/token (lower = more diverse)",
+    "temperature": "sampling temperature",
+    **{f"bleu_{n}": f"BLEU-{n} (higher = better)" for n in range(2, 6)},
+    **{f"self_bleu_{n}": f"Self-BLEU-{n} (lower = more diverse)" for n in range(2, 6)},
+}
+
+
 def plot_sweep(rows: Sequence[dict[str, float]], path: Path) -> None:
     """The curves as one PNG: NLL_oracle against NLL_gen (oracle data) and BLEU against Self-BLEU
     (real text, the highest order swept) and LM score against reverse LM score (when swept), each point
@@ -134,9 +145,11 @@ def plot_sweep(rows: Sequence[dict[str, float]], path: Path) -> None:
         ax.plot([r[x] for r in rows], [r[y] for r in rows], marker="o")
         for r in rows:
             ax.annotate(f"T={r['temperature']:g}", (r[x], r[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
+        ax.set_xlabel(AXIS_LABELS.get(x, x), fontsize=9)
+        ax.set_ylabel(AXIS_LABELS.get(y, y), fontsize=9)
+        ax.margins(0.12)  # room for the temperature labels at the ends of the curve
         ax.grid(alpha=0.3)
-    fig.suptitle("quality–diversity over temperature")
+    fig.suptitle("quality–diversity over sampling temperature")
+    fig.tight_layout()
     atomic_save_figure(fig, Path(path))
     plt.close(fig)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -505,6 +505,7 @@ class Diagnosis:
     findings: list[Finding]
     last_step: int
     finished: bool
+    config: dict[str, Any] = field(default_factory=dict)  # the run's config.yaml ({} when absent or unreadable)
 
     @property
     def healthy(self) -> bool:
@@ -555,4 +556,4 @@ def diagnose_run(run_dir: str | Path) -> Diagnosis:
         except (yaml.YAMLError, UnicodeDecodeError):
             config = {}
     findings = diagnose_records(records, doctor_config(config), config)
-    return Diagnosis(str(run), records, findings, int(timeline[-1]["step"]), (run / "summary.json").is_file())
+    return Diagnosis(str(run), records, findings, int(timeline[-1]["step"]), (run / "summary.json").is_file(), config)

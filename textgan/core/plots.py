@@ -1,58 +1,118 @@
-"""The training curves of a run as one PNG: losses, D's outputs on real/fake/held-out data, gradient
-norms and the evaluation metrics, read back from `metrics.jsonl` (the doctor's records and steps a
-rollback superseded left out)."""
+"""A run's logged curves, one panel per unit: the trainer's own signals (losses, D's logits and
+accuracies, gradient norms, r_t, learning rates, penalties) and the panels the game declares for its
+evaluation metrics (`MetricPanel`s: BLEU never shares an axis with an NLL or β). Used by `curves.png`
+(written at the end of every run) and by `textgan report`; the doctor's records and steps a rollback
+superseded are left out."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textgan.core.checkpoint import atomic_save_figure
 from textgan.core.doctor import training_records
 from textgan.core.logging import read_metrics
 
-PANELS = (
-    ("losses", ("d_loss", "g_loss", "mle_loss")),
-    ("D output (logits)", ("d_real", "d_fake", "d_heldout", "d_train_slice")),
-    ("gradient norm (before clipping)", ("grad_norm_d", "grad_norm_g")),
+MARKERS_BELOW = 40  # a series with fewer points gets markers (single evaluations stay visible)
+
+
+@dataclass(frozen=True)
+class MetricPanel:
+    """One panel: its title (naming the unit and which way is better) and the logged keys it plots."""
+
+    title: str
+    keys: tuple[str, ...]
+    log_y: bool = False
+
+
+TRAINER_PANELS = (
+    MetricPanel("losses", ("d_loss", "g_loss", "mle_loss")),
+    MetricPanel("D logits: training reals, fakes, training slice, held-out reals",
+                ("d_real", "d_fake", "d_train_slice", "d_heldout")),
+    MetricPanel("D accuracy on reals and fakes (0-1)", ("d_acc_real", "d_acc_fake")),
+    MetricPanel("gradient norm before clipping", ("grad_norm_g", "grad_norm_d"), log_y=True),
+    MetricPanel("r_t = E[sign D(x)] (-1 to 1)", ("rt", "rt_train_slice", "rt_heldout")),
+    MetricPanel("learning rates", ("lr_g", "lr_d", "lr_pretrain"), log_y=True),
+    MetricPanel("gradient penalties (GP, R1)", ("gp", "r1")),
+    MetricPanel("instance noise (std)", ("instance_noise",)),
 )
+NOT_PLOTTED = {"step", "step_time_s", "non_finite"}
 
 
-def plot_training_curves(run_dir: Path) -> Path | None:
-    """Write `run_dir/curves.png`; returns its path, or None when nothing was logged yet."""
-    records = training_records(read_metrics(Path(run_dir) / "metrics.jsonl"))
-    if not records:
+def panel_series(records: list[dict[str, Any]], game_panels: Sequence[MetricPanel]
+                 ) -> list[tuple[MetricPanel, dict[str, list[tuple[int, float]]]]]:
+    """(panel, {key: [(step, value)]}) for every panel with data; a logged number no panel names gets
+    a panel of its own (one unit per axis even for keys nobody declared), except a `*_std` (the spread
+    of the metric it is named after)."""
+    numeric: dict[str, list[tuple[int, float]]] = {}
+    for r in training_records(records):
+        for k, v in r.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_PLOTTED:
+                numeric.setdefault(k, []).append((r["step"], v))
+    panels = [*TRAINER_PANELS, *game_panels]
+    named = {k for p in panels for k in p.keys}
+    panels += [MetricPanel(k, (k,)) for k in sorted(set(numeric) - named) if not k.endswith("_std")]
+    out = []
+    for panel in panels:
+        series = {k: numeric[k] for k in panel.keys if k in numeric}
+        if series:
+            out.append((panel, series))
+    return out
+
+
+def adversarial_start(config: dict[str, Any]) -> int:
+    """The step where a run's adversarial phase begins (0: none, or no pre-training before it)."""
+    train = config.get("train") or {}
+    start = int(train.get("pretrain_steps") or 0) + int(train.get("pretrain_d_steps") or 0)
+    return start if start and train.get("steps") else 0
+
+
+def draw_panel(ax: Any, panel: MetricPanel, series: dict[str, list[tuple[int, float]]], start: int) -> None:
+    """One panel's lines (markers on short series), log scale where asked and possible, the
+    adversarial start as a dotted line, a legend that fits."""
+    for key, points in series.items():
+        ax.plot(*zip(*points), label=key, marker="o" if len(points) < MARKERS_BELOW else None, markersize=3)
+    if panel.log_y and all(v > 0 for pts in series.values() for _, v in pts):
+        ax.set_yscale("log")
+    if start:
+        ax.axvline(start, color="grey", linestyle=":", linewidth=1, label="adversarial start")
+    ax.set_title(panel.title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=7, loc="best", ncol=2 if len(series) > 3 else 1)
+
+
+def plot_training_curves(run_dir: Path, game_panels: Sequence[MetricPanel] = ()) -> Path | None:
+    """Write `run_dir/curves.png` (two columns of panels sharing the step axis); returns its path, or
+    None when nothing was logged yet."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    panels = panel_series(read_metrics(run_dir / "metrics.jsonl"), game_panels)
+    if not panels:
         return None
+    config_path = run_dir / "config.yaml"
+    start = adversarial_start(yaml.safe_load(config_path.read_text()) or {}) if config_path.is_file() else 0
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    eval_keys = sorted({k for r in records for k in r} & _eval_metric_names(records))
-    panels = [*PANELS, ("evaluation", tuple(eval_keys))] if eval_keys else list(PANELS)
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.4 * len(panels)), sharex=True)
-    for ax, (title, keys) in zip(axes, panels):
-        for key in keys:
-            points = [(r["step"], r[key]) for r in records if isinstance(r.get(key), (int, float))]
-            if points:
-                ax.plot(*zip(*points), label=key, marker="o" if title == "evaluation" else None, markersize=3)
-        if title == "gradient norm (before clipping)" and ax.has_data():
-            ax.set_yscale("log")
-        ax.set_title(title, fontsize=9)
-        if ax.has_data():
-            ax.legend(fontsize=7, loc="best")
-        ax.grid(alpha=0.3)
-    axes[-1].set_xlabel("step")
+    rows = (len(panels) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(12, 2.6 * rows), sharex=True, squeeze=False)
+    for ax, (panel, series) in zip(axes.flat, panels):
+        draw_panel(ax, panel, series, start)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("step", fontsize=8)
+    if len(panels) % 2 and rows > 1:  # the last row's empty slot: label the panel above it
+        axes[-2][1].xaxis.set_tick_params(labelbottom=True)
+        axes[-2][1].set_xlabel("step", fontsize=8)
     fig.tight_layout()
-    path = Path(run_dir) / "curves.png"
+    path = run_dir / "curves.png"
     atomic_save_figure(fig, path)
     plt.close(fig)
     return path
-
-
-def _eval_metric_names(records: list[dict]) -> set[str]:
-    """Keys that appear only on some records (evaluation steps), excluding the per-step signals."""
-    always = set.intersection(*(set(r) for r in records))
-    per_step = {k for _, keys in PANELS for k in keys} | {"step", "lr_g", "lr_d", "step_time_s", "rt", "rt_heldout", "rt_train_slice",
-                                                          "d_acc_real", "d_acc_fake", "gp", "r1", "instance_noise",
-                                                          "non_finite"}
-    return {k for r in records for k in r if k not in always and k not in per_step}

@@ -1,9 +1,9 @@
 """`textgan report`: one self-contained HTML page for a run.
 
-Curves over steps (losses, D's logits and accuracies on reals/fakes/held-out reals, gradient norms,
-r_t, learning rates, diversity and the other evaluation metrics) with the doctor's findings and
-actions marked, the doctor's diagnosis, and the latest samples (the last `samples/*.txt` for text, the
-last `samples/*.png` for images and toys). Every figure is a PNG embedded as a base64 data URI, so the
+The summary (summary.json), the doctor's diagnosis, the curves over steps one unit per panel (the
+trainer's signals and the game's metric panels, `textgan.core.plots`) with the doctor's findings and
+actions and the adversarial start marked, the latest samples (the last `samples/*.txt` for text, the
+last `samples/*.png` for images and toys) and the recipe. Every figure is a PNG embedded as a base64 data URI, so the
 page references no other file; it is written atomically.
 """
 
@@ -12,26 +12,20 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from textgan.core.checkpoint import atomic_write_text
-from textgan.core.doctor import DIVERSITY_DOWN, DIVERSITY_UP, Diagnosis, diagnose_run, training_records
+from textgan.core.doctor import Diagnosis, diagnose_run
+from textgan.core.plots import MetricPanel, adversarial_start, draw_panel, panel_series
 
 SAMPLE_LINES = 40
-PANELS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("losses", ("d_loss", "g_loss", "mle_loss"), False),
-    ("D logits: D(x) on training batches, D(G(z)), training slice, held-out reals",
-     ("d_real", "d_fake", "d_train_slice", "d_heldout"), False),
-    ("D accuracy on reals and fakes", ("d_acc_real", "d_acc_fake"), False),
-    ("gradient norm before clipping", ("grad_norm_g", "grad_norm_d"), True),
-    ("r_t = E[sign D(x)]", ("rt", "rt_train_slice", "rt_heldout"), False),
-    ("learning rates", ("lr_g", "lr_d", "lr_pretrain"), True),
-)
-DIVERSITY = (*DIVERSITY_UP, *DIVERSITY_DOWN, "mode_kl", "domain_fid")
+PanelsOf = Callable[[str], Sequence[MetricPanel]]
 SEVERITY_COLOURS = {"critical": "tab:red", "warning": "tab:orange", "info": "tab:gray"}
-NOT_EVAL = {k for _, keys, _ in PANELS for k in keys} | {"step", "step_time_s", "gp", "r1", "instance_noise",
-                                                         "non_finite", "beta", "aug_p"}
 
 
 def _png(fig: Any) -> str:
@@ -40,34 +34,19 @@ def _png(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _figures(diagnosis: Diagnosis) -> list[tuple[str, str]]:
-    """(title, data URI) for each panel with data."""
+def _figures(diagnosis: Diagnosis, game_panels: Sequence[MetricPanel], start: int) -> list[tuple[str, str]]:
+    """(title, data URI) for each panel with data, the doctor's findings and actions marked."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = training_records(diagnosis.records)
-    numeric = {k for r in records for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    per_step_extra = sorted(numeric & {"beta", "aug_p", "instance_noise"})
-    eval_keys = sorted(numeric - NOT_EVAL)
-    panels = [*PANELS, ("schedules and adaptive knobs", tuple(per_step_extra), False),
-              ("diversity", tuple(k for k in DIVERSITY if k in numeric), False),
-              ("evaluation metrics", tuple(k for k in eval_keys if k not in DIVERSITY), False)]
     marks = [(f.first_step, SEVERITY_COLOURS[f.severity], f.pitfall) for f in diagnosis.findings]
     actions = [(int(r["step"]), str(r["doctor_action"])) for r in diagnosis.records if "doctor_action" in r]
     out = []
-    for title, keys, log_y in panels:
-        series = {k: [(r["step"], r[k]) for r in records if isinstance(r.get(k), (int, float))] for k in keys}
-        series = {k: v for k, v in series.items() if v}
-        if not series:
-            continue
+    for panel, series in panel_series(diagnosis.records, game_panels):
         fig, ax = plt.subplots(figsize=(8, 2.6))
-        for key, points in series.items():
-            ax.plot(*zip(*points), label=key, marker="o" if len(points) < 30 else None, markersize=3)
-        if log_y:
-            positive = all(v > 0 for pts in series.values() for _, v in pts)
-            ax.set_yscale("log") if positive else ax.set_yscale("symlog", linthresh=1e-3)
+        draw_panel(ax, panel, series, start)
         for step, colour, name in marks:
             ax.axvline(step, color=colour, lw=1.2, alpha=0.8, label=f"doctor: {name}")
         for step, name in actions:
@@ -75,12 +54,27 @@ def _figures(diagnosis: Diagnosis) -> list[tuple[str, str]]:
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles))
         ax.legend(unique.values(), unique.keys(), fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-        ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
-        ax.grid(alpha=0.3)
-        out.append((title, _png(fig)))
+        out.append((panel.title, _png(fig)))
         plt.close(fig)
     return out
+
+
+def _summary_html(run_dir: Path) -> str:
+    """summary.json as a table (the run's final evaluation, best value and wall time)."""
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "<p>no summary.json yet (the run has not finished)</p>"
+    if not isinstance(summary, dict):
+        return "<p>summary.json is not a JSON object</p>"
+    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_shown(v)}</td></tr>" for k, v in sorted(summary.items()))
+    return f"<table><tr><th>key</th><th>value</th></tr>{rows}</table>"
+
+
+def _shown(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
 
 
 def _latest_samples(run_dir: Path) -> str:
@@ -127,24 +121,31 @@ tr.critical td:nth-child(2){color:#b00;font-weight:bold}tr.warning td:nth-child(
 img{max-width:100%}"""
 
 
-def render_report(run_dir: str | Path) -> str:
-    """The HTML page for a run folder (UserError when it holds no logged steps)."""
+def render_report(run_dir: str | Path, panels_of: PanelsOf = lambda game: ()) -> str:
+    """The HTML page for a run folder (UserError when it holds no logged steps); `panels_of(game)`
+    gives the metric panels of the run's game."""
     run = Path(run_dir)
     diagnosis = diagnose_run(run)
+    game_panels = panels_of(str(diagnosis.config.get("game", "")))
     status = "finished" if diagnosis.finished else "running or stopped"
+    start = adversarial_start(diagnosis.config)
+    where = f" The dotted line marks the adversarial start (step {start})." if start else ""
     figures = "".join(f'<h3>{html.escape(t)}</h3><img alt="{html.escape(t)}" src="{uri}">'
-                      for t, uri in _figures(diagnosis))
+                      for t, uri in _figures(diagnosis, game_panels, start))
+    recipe = yaml.safe_dump(diagnosis.config, sort_keys=False) if diagnosis.config else "(no config.yaml)"
     title = html.escape(f"textgan report: {run.resolve().name}")
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style>'
             f"</head><body><h1>{title}</h1><p>{html.escape(str(run))}: last logged step "
-            f"{diagnosis.last_step} ({status}).</p><h2>Diagnosis</h2>{_findings_html(diagnosis)}"
-            f"{_actions_html(diagnosis.records)}<h2>Curves</h2>{figures}<h2>Latest samples</h2>"
-            f"{_latest_samples(run)}</body></html>\n")
+            f"{diagnosis.last_step} ({status}).</p><h2>Summary</h2>{_summary_html(run)}"
+            f"<h2>Diagnosis</h2>{_findings_html(diagnosis)}"
+            f"{_actions_html(diagnosis.records)}<h2>Curves</h2><p>One unit per panel.{where}</p>{figures}"
+            f"<h2>Latest samples</h2>{_latest_samples(run)}"
+            f"<h2>Recipe (config.yaml)</h2><pre>{html.escape(recipe)}</pre></body></html>\n")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def write_report(run_dir: str | Path, out: str | Path | None = None, panels_of: PanelsOf = lambda game: ()) -> Path:
     """Write the report (default RUN_DIR/report.html) atomically and return its path."""
     path = Path(out) if out else Path(run_dir) / "report.html"
-    page = render_report(run_dir)
+    page = render_report(run_dir, panels_of)
     atomic_write_text(path, page)
     return path

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from textgan.config import Recipe, check_choice, check_non_negative, check_positive
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import LatentGame
+from textgan.core.plots import MetricPanel
 from textgan.errors import UserError
 from textgan.image.augment import AdaptiveP, diff_augment, parse_policy
 from textgan.image.data import ImageData, load_images, to_unit_range
@@ -33,6 +34,13 @@ from textgan.image.grid import save_grid
 from textgan.image.models import ARCHITECTURES, build_models
 
 SOURCES = ("idx", "folder", "numpy", "hf")
+METRIC_PANELS = (
+    MetricPanel("FID, Inception features (lower is better)", ("fid",)),
+    MetricPanel("domain FID, the digit classifier's features (lower is better)", ("domain_fid",)),
+    MetricPanel("KID, Inception features (lower is better)", ("kid",)),
+    MetricPanel("Inception score, Inception and digit classifier (higher is better)", ("is_mean", "domain_is_mean")),
+    MetricPanel("ADA augmentation probability p (0-1)", ("aug_p",)),
+)
 
 
 @dataclass

@@ -16,10 +16,16 @@ from torch import Tensor, nn
 from textgan.config import Recipe, check_choice, check_positive
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import LatentGame
+from textgan.core.plots import MetricPanel
 from textgan.errors import UserError
 from textgan.metrics.modes import mode_metrics
 
 DEFAULT_STD = {"ring": 0.01, "grid": 0.05}
+METRIC_PANELS = (
+    MetricPanel("modes covered (count)", ("modes_covered",)),
+    MetricPanel("high-quality samples (fraction, 0-1)", ("high_quality_fraction",)),
+    MetricPanel("mode KL, nats (0 = every mode equally often)", ("mode_kl",)),
+)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from textgan.core.checkpoint import atomic_write_text
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import Game
 from textgan.core.losses import AdversarialLoss
+from textgan.core.plots import MetricPanel
 from textgan.errors import UserError
 from textgan.evaluate import GROUPS, evaluate_tokens
 from textgan.metrics.nll import nll_gen, nll_oracle
@@ -46,6 +47,16 @@ PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
 PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
 SAMPLE_CHUNK = 1000  # rows per sampling pass in evaluation: bounds the (rows, vocab) logits
 SAMPLES_WRITTEN = 1000  # sentences written to samples/step_XXXXXXX.txt per evaluation
+METRIC_PANELS = (
+    MetricPanel("NLL_oracle and NLL_gen, nats per token (lower is better)", ("nll_oracle", "nll_gen")),
+    MetricPanel("BLEU-n against the test set (0-1, higher is better)", ("bleu_2", "bleu_3", "bleu_4", "bleu_5")),
+    MetricPanel("Self-BLEU-n of the samples (0-1, lower = more diverse)",
+                ("self_bleu_2", "self_bleu_3", "self_bleu_4", "self_bleu_5")),
+    MetricPanel("distinct-n of the samples (0-1, higher = more diverse)",
+                ("distinct_1", "distinct_2", "distinct_3", "distinct_4")),
+    MetricPanel("Gumbel-softmax inverse temperature beta", ("beta",)),
+    MetricPanel("policy-gradient reward, batch mean", ("reward_mean",)),
+)
 
 
 @dataclass
