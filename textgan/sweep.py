@@ -25,6 +25,7 @@ from textgan.errors import UserError
 from textgan.evaluate import evaluate_tokens
 from textgan.metrics.lm_score import LSTMLanguageModel, mean_nll, reverse_lm_score
 from textgan.metrics.nll import NLLOracle, nll_gen, nll_oracle
+from textgan.progress import progress
 
 CHUNK = 1000  # sequences per sampling pass
 
@@ -83,7 +84,7 @@ def sweep(
     was_training = generator.training
     generator.eval()  # no dropout in sampling or scoring
     try:
-        for t in temperatures:
+        for t in progress(temperatures, "sweep", unit="T"):
             tempered = Tempered(generator, t)
             torch.manual_seed(seed)
             samples = torch.cat([generator.sample(min(CHUNK, n_samples - lo), seq_len, temperature=t)

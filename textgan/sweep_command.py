@@ -93,7 +93,7 @@ def sweep_run(run_dir: Path, temperatures: list[float], n: int | None = None, ch
     if "lm_score" in metrics:
         from textgan.metrics.lm_score import train_language_model
 
-        lm = train_language_model(data.train, data.vocab_size, data.pad_id)
+        lm = train_language_model(data.train, data.vocab_size, data.pad_id, desc="LM score: an LM of the training text")
     return sweep(run.generator, temperatures, n or cfg.n_eval, run.seq_len, test, pad_id=data.pad_id,
                  eos_id=data.eos_id, oracle=data.oracle, seed=seed, lm=lm,
                  reverse_lm="reverse_lm_score" in metrics, **text)

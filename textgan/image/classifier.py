@@ -23,6 +23,7 @@ from textgan.cache import cache_root
 from textgan.core.checkpoint import atomic_torch_save, load_weights_only
 from textgan.errors import UserError
 from textgan.image.data import ImageData, to_unit_range
+from textgan.progress import progress_bar
 
 VERSION = 1  # bump when the architecture or the training changes: old cache files are then ignored
 FEATURE_DIM = 128
@@ -82,13 +83,15 @@ def train_classifier(data: ImageData, steps: int, batch_size: int = 128, lr: flo
         model = SmallCNN(data.images.shape[1], n_classes)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    for _ in range(steps):
-        pick = train_idx[torch.randint(len(train_idx), (batch_size,), generator=gen)]
-        _, logits = model(to_unit_range(data.images[pick]))
-        loss = F.cross_entropy(logits, data.labels[pick])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    with progress_bar(steps, "training the digit classifier", unit="step") as bar:
+        for _ in range(steps):
+            pick = train_idx[torch.randint(len(train_idx), (batch_size,), generator=gen)]
+            _, logits = model(to_unit_range(data.images[pick]))
+            loss = F.cross_entropy(logits, data.labels[pick])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            bar.update()
     return model, accuracy(model, data.images[test_idx], data.labels[test_idx])
 
 

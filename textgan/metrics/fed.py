@@ -56,14 +56,16 @@ class SentenceEncoder:
         self.path, self.device = path, device
         self.batch_size, self.max_length = batch_size, max_length
 
-    def encode(self, sentences: Sequence[str]) -> np.ndarray:
+    def encode(self, sentences: Sequence[str], desc: str = "FED: embedding") -> np.ndarray:
         """Unit-length embeddings (n, d) in float64. Sentences are batched by length (less padding)
         and returned in the given order."""
         import torch
 
+        from textgan.progress import progress_bar
+
         order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         out: list[np.ndarray] = []
-        with torch.inference_mode():
+        with torch.inference_mode(), progress_bar(len(order), desc, unit="sentence") as bar:
             for lo in range(0, len(order), self.batch_size):
                 batch = [sentences[i] for i in order[lo : lo + self.batch_size]]
                 inputs = self.tokenizer(batch, padding=True, truncation=True, max_length=self.max_length,
@@ -72,6 +74,7 @@ class SentenceEncoder:
                 mask = inputs["attention_mask"].unsqueeze(-1).double()
                 pooled = (states * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
+                bar.update(len(batch))
         embeddings = np.concatenate(out) if out else np.zeros((0, self.model.config.hidden_size))
         result = np.empty_like(embeddings)
         result[order] = embeddings
@@ -84,4 +87,5 @@ def fed(samples: Sequence[str], references: Sequence[str], encoder: SentenceEnco
     if len(samples) < 2 or len(references) < 2:
         raise UserError(f"FED needs at least 2 samples and 2 references, got {len(samples)} and {len(references)}")
     encoder = encoder or SentenceEncoder()
-    return frechet_distance(*gaussian_stats(encoder.encode(samples)), *gaussian_stats(encoder.encode(references)))
+    return frechet_distance(*gaussian_stats(encoder.encode(samples, "FED: embedding the samples")),
+                            *gaussian_stats(encoder.encode(references, "FED: embedding the references")))

@@ -22,6 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from textgan.progress import progress_bar
+
 EMB_DIM, HIDDEN_DIM = 64, 128
 BATCH_SIZE, LEARNING_RATE, CLIP_NORM = 64, 3e-3, 5.0
 MAX_STEPS, EVAL_EVERY, HELDOUT_FRACTION = 1500, 250, 0.1
@@ -63,7 +65,8 @@ def mean_nll(model: LSTMLanguageModel, rows: Tensor, pad_id: int | None, batch_s
     return total / max(count, 1)
 
 
-def train_language_model(rows: Tensor, vocab_size: int, pad_id: int | None, seed: int = 0) -> LSTMLanguageModel:
+def train_language_model(rows: Tensor, vocab_size: int, pad_id: int | None, seed: int = 0,
+                         desc: str = "training a scoring LM") -> LSTMLanguageModel:
     """The fixed scoring LM trained on `rows` (see the module docstring), best held-out weights kept."""
     if len(rows) < 10:
         raise ValueError(f"a language model needs at least 10 rows to train on, got {len(rows)}")
@@ -76,18 +79,20 @@ def train_language_model(rows: Tensor, vocab_size: int, pad_id: int | None, seed
     held, train = rows[order[:n_held]], rows[order[n_held:]]
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     best, best_state = float("inf"), copy.deepcopy(model.state_dict())
-    for step in range(1, MAX_STEPS + 1):
-        batch = train[torch.randint(len(train), (BATCH_SIZE,), generator=gen)]
-        mask = _mask(batch, pad_id)
-        loss = -model.log_probs(batch)[mask].mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
-        optimizer.step()
-        if step % EVAL_EVERY == 0:
-            score = mean_nll(model, held, pad_id)
-            if score < best:
-                best, best_state = score, copy.deepcopy(model.state_dict())
+    with progress_bar(MAX_STEPS, desc, unit="step") as bar:
+        for step in range(1, MAX_STEPS + 1):
+            batch = train[torch.randint(len(train), (BATCH_SIZE,), generator=gen)]
+            mask = _mask(batch, pad_id)
+            loss = -model.log_probs(batch)[mask].mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
+            optimizer.step()
+            if step % EVAL_EVERY == 0:
+                score = mean_nll(model, held, pad_id)
+                if score < best:
+                    best, best_state = score, copy.deepcopy(model.state_dict())
+            bar.update()
     model.load_state_dict(best_state)
     return model.eval()
 
@@ -102,4 +107,5 @@ def lm_score(samples: Tensor, real_train: Tensor, vocab_size: int, pad_id: int |
 
 def reverse_lm_score(samples: Tensor, real_test: Tensor, vocab_size: int, pad_id: int | None) -> float:
     """Diversity and coverage: the real test rows' per-token NLL under an LM trained on the samples."""
-    return mean_nll(train_language_model(samples, vocab_size, pad_id), real_test, pad_id)
+    return mean_nll(train_language_model(samples, vocab_size, pad_id, desc="reverse LM score: an LM of the samples"),
+                    real_test, pad_id)
