@@ -34,6 +34,7 @@ from results import record
 
 from textgan.core.logging import read_metrics
 from textgan.data import require
+from textgan.sweep import plot_sweep
 
 GANS = ("seqgan", "relgan_small")
 
@@ -50,6 +51,7 @@ class Setup:
     quick_n: int
     frontiers: tuple[tuple[str, str], ...]  # (x, y) pairs, lower-left better
     published: dict[str, float]
+    published_source: dict[str, str]  # the legend of each published line
     published_metric: str
     extra_metrics: str = ""
     dataset: str = ""
@@ -67,7 +69,9 @@ SETUPS = {
         },
         temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=10_000, quick_n=2000,
         frontiers=(("nll_gen", "nll_oracle"),),
-        published={"mle": 9.038, "seqgan": 8.736, "relgan_small": 6.680},  # RelGAN's: paper-sized
+        published={"mle": 9.038, "seqgan": 8.736, "relgan_small": 6.680},
+        published_source={"mle": "MLE published", "seqgan": "SeqGAN published",
+                          "relgan_small": "RelGAN(100) published, paper-sized G"},
         published_metric="nll_oracle", dataset="seqgan-oracle"),
     "coco": Setup(
         recipes={"mle": "mle_coco", "seqgan": "seqgan_coco", "relgan_small": "relgan_coco_small"},
@@ -79,7 +83,9 @@ SETUPS = {
         },
         temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=2000, quick_n=300,
         frontiers=(("self_bleu_5", "bleu_5"), ("reverse_lm_score", "lm_score")),
-        published={"mle": 0.189, "seqgan": 0.180, "relgan_small": 0.331},  # BLEU-5, RelGAN paper (RMC)
+        published={"mle": 0.189, "seqgan": 0.180, "relgan_small": 0.331},
+        published_source={"mle": "MLE published (RelGAN paper)", "seqgan": "SeqGAN published (RelGAN paper)",
+                          "relgan_small": "RelGAN(100) published, paper-sized G"},
         published_metric="bleu_5", extra_metrics="lm_score,reverse_lm_score",
         trajectory=("nll_gen", "bleu_5", "self_bleu_5")),
 }
@@ -186,42 +192,6 @@ def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], xlabel:
     plt.close(fig)
 
 
-LABELS = {
-    "nll_gen": "NLL_gen: test-set NLL of the tempered model (nats/token; lower = more diverse)",
-    "nll_oracle": "NLL_oracle of its samples (nats/token; lower = better)",
-    "self_bleu_5": "Self-BLEU-5 of its samples (lower = more diverse)",
-    "bleu_5": "BLEU-5 against the test set (higher = better)",
-    "reverse_lm_score": "reverse LM score: test text under an LM of the samples (nats/token)",
-    "lm_score": "LM score: samples under an LM of the training text (nats/token)",
-}
-
-
-def plot_frontier(setup: Setup, frontiers: dict[str, list[dict[str, float]]], path: Path) -> None:
-    """One panel per (x, y) pair of the setup, one curve per model labelled with its temperatures;
-    the published figure of each model as a dashed line on the panel of that metric."""
-    from textgan.core.checkpoint import atomic_save_figure
-
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(setup.frontiers), figsize=(7 * len(setup.frontiers), 5), squeeze=False)
-    for ax, (x, y) in zip(axes[0], setup.frontiers):
-        for i, (name, rows) in enumerate(frontiers.items()):
-            color = f"C{i}"
-            ax.plot([r[x] for r in rows], [r[y] for r in rows], marker="o", color=color, label=name)
-            for r in rows:
-                ax.annotate(f"{r['temperature']:g}", (r[x], r[y]), fontsize=7, color=color,
-                            xytext=(3, 3), textcoords="offset points")
-            if y == setup.published_metric:
-                ax.axhline(setup.published[name], color=color, linestyle="--", linewidth=0.8,
-                           label=f"{name} published {setup.published[name]}")
-        ax.set_xlabel(LABELS[x], fontsize=9)
-        ax.set_ylabel(LABELS[y], fontsize=9)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("Quality–diversity over sampling temperature (point labels: T)")
-    atomic_save_figure(fig, path)
-    plt.close(fig)
-
-
 def _shown(point: dict[str, float], setup: Setup) -> str:
     return " / ".join(f"{point[k]:.3f}" for k in setup.trajectory)
 
@@ -280,7 +250,9 @@ def main() -> None:
         lines.append(f"| {name} | {_shown(first, setup) if first else '-'} | {_shown(summary, setup)} | "
                      f"{best[y]:.3f} at {'MLE' if name == 'mle' else 'adversarial'} step {best['step']:.0f} | {setup.published[name]} | "
                      f"{summary['wall_time_s'] / 60:.1f} |")
-    plot_frontier(setup, frontiers, out / "frontier.png")
+    plot_sweep(frontiers, out / "frontier.png",
+               marks={name: (setup.published_metric, setup.published[name],
+                             f"{setup.published_source[name]}: {setup.published[name]:g}") for name in frontiers})
     wall = time.perf_counter() - started
     columns = [k for pair in setup.frontiers for k in pair]
     sweep_rows = ["| model | T | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]

@@ -59,7 +59,7 @@ def test_rows_match_the_metrics_and_low_temperature_collapses(setup, tmp_path):
     assert rows[0]["nll_gen"] > rows[1]["nll_gen"]  # a sharpened model explains test data worse
     assert g.training, "the generator's training flag is restored"
     assert "temperature" in format_table(rows).splitlines()[0] and len(format_table(rows).splitlines()) == 3
-    plot_sweep(rows, tmp_path / "sweep.png")
+    plot_sweep({"run": rows}, tmp_path / "sweep.png")
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -118,6 +118,21 @@ def test_sweep_of_an_oracle_run_scores_nll_oracle_into_out(runs, tmp_path, capsy
     assert table[0].split() == ["temperature", "nll_gen", "nll_oracle"] and len(table) == 3
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"sweep.txt", "sweep.json", "sweep.png"}
     assert not (runs["oracle"] / "sweep").exists()
+
+
+def test_several_runs_are_drawn_together(runs, tmp_path, capsys, monkeypatch):
+    """The comparison a frontier is: each run's own sweep in RUN/sweep, their curves together in --out."""
+    other = tmp_path / "oracle_copy"
+    shutil.copytree(runs["oracle"], other, ignore=shutil.ignore_patterns("sweep"))
+    capsys.readouterr()
+    assert main(["sweep", str(runs["oracle"]), str(other), "--temperatures", "0.5,1", "--n", "20",
+                 "--out", str(tmp_path / "both"), "--json"]) == 0
+    curves = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(curves) == ["oracle", "oracle_copy"] and curves["oracle"] == curves["oracle_copy"]  # same weights
+    assert json.loads((tmp_path / "both" / "sweep.json").read_text()) == curves
+    assert (tmp_path / "both" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((other / "sweep" / "sweep.json").read_text()) == curves["oracle_copy"]
+    assert "named twice" in error_line(capsys, "sweep", str(other), str(other), "--temperatures", "1")
 
 
 @pytest.mark.parametrize("args,message", [

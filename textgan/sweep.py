@@ -124,11 +124,22 @@ AXIS_LABELS = {
 }
 
 
-def plot_sweep(rows: Sequence[dict[str, float]], path: Path) -> None:
-    """The curves as one PNG: NLL_oracle against NLL_gen (oracle data) and BLEU against Self-BLEU
-    (real text, the highest order swept) and LM score against reverse LM score (when swept), each point
-    labelled with its temperature; lower-left is better for NLLs and LM scores, upper-left for BLEU
-    vs Self-BLEU."""
+def frontier_pairs(row: dict[str, float]) -> list[tuple[str, str]]:
+    """The (x, y) quality–diversity pairs a row supports: NLL_oracle against NLL_gen (oracle data),
+    BLEU against Self-BLEU at the highest order swept (real text), LM score against reverse LM score."""
+    bleu = sorted(int(k.split("_")[-1]) for k in row if k.startswith("bleu_"))
+    pairs = [("nll_gen", "nll_oracle")] if "nll_oracle" in row else []
+    pairs += [(f"self_bleu_{bleu[-1]}", f"bleu_{bleu[-1]}")] if bleu else []
+    pairs += [("reverse_lm_score", "lm_score")] if {"lm_score", "reverse_lm_score"} <= set(row) else []
+    return pairs or [("temperature", "nll_gen")]
+
+
+def plot_sweep(curves: dict[str, Sequence[dict[str, float]]], path: Path,
+               marks: dict[str, tuple[str, float, str]] | None = None) -> None:
+    """The quality–diversity curves of one or more runs as one PNG, a panel per pair the runs share
+    (`frontier_pairs`), each point labelled with its temperature; `marks[label] = (metric, value,
+    legend)` draws a dashed line in the run's colour at a published value of that metric. Lower-left is better for NLLs and LM
+    scores, upper-left for BLEU against Self-BLEU."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,21 +147,27 @@ def plot_sweep(rows: Sequence[dict[str, float]], path: Path) -> None:
 
     from textgan.core.checkpoint import atomic_save_figure
 
-    bleu = sorted(int(k.split("_")[-1]) for k in rows[0] if k.startswith("bleu_"))
-    pairs = [("nll_gen", "nll_oracle")] if "nll_oracle" in rows[0] else []
-    pairs += [(f"self_bleu_{bleu[-1]}", f"bleu_{bleu[-1]}")] if bleu else []
-    pairs += [("reverse_lm_score", "lm_score")] if {"lm_score", "reverse_lm_score"} <= set(rows[0]) else []
-    pairs = pairs or [("temperature", "nll_gen")]
-    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 4), squeeze=False)
+    shared = set.intersection(*(set(rows[0]) for rows in curves.values()))
+    pairs = frontier_pairs({k: 0.0 for k in shared})
+    fig, axes = plt.subplots(1, len(pairs), figsize=(6.5 * len(pairs), 5), squeeze=False)
     for ax, (x, y) in zip(axes[0], pairs):
-        ax.plot([r[x] for r in rows], [r[y] for r in rows], marker="o")
-        for r in rows:
-            ax.annotate(f"T={r['temperature']:g}", (r[x], r[y]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        for i, (label, rows) in enumerate(curves.items()):
+            colour = f"C{i}"
+            ax.plot([r[x] for r in rows], [r[y] for r in rows], marker="o", color=colour,
+                    label=label if len(curves) > 1 else None)
+            for r in rows:
+                ax.annotate(f"{r['temperature']:g}", (r[x], r[y]), fontsize=7, color=colour, xytext=(3, 3),
+                            textcoords="offset points")
+            metric, value, legend = (marks or {}).get(label, ("", 0.0, ""))
+            if metric == y:
+                ax.axhline(value, color=colour, linestyle="--", linewidth=0.8, label=legend)
         ax.set_xlabel(AXIS_LABELS.get(x, x), fontsize=9)
         ax.set_ylabel(AXIS_LABELS.get(y, y), fontsize=9)
-        ax.margins(0.12)  # room for the temperature labels at the ends of the curve
+        ax.margins(0.12)  # room for the temperature labels at the ends of the curves
         ax.grid(alpha=0.3)
-    fig.suptitle("quality–diversity over sampling temperature")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle("quality–diversity over sampling temperature (point labels: T)")
     fig.tight_layout()
     atomic_save_figure(fig, Path(path))
     plt.close(fig)

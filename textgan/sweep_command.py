@@ -1,6 +1,8 @@
-"""`textgan sweep RUN_DIR --temperatures LIST`: load a text run's generator and its data, run
-`textgan.sweep.sweep` over the temperatures, print the table (or JSON rows) and write the table,
-the rows and the curve into the run (RUN_DIR/sweep/) or --out. Registered in `textgan.cli`."""
+"""`textgan sweep RUN_DIR [RUN_DIR ...] --temperatures LIST`: load each text run's generator and its
+data, run `textgan.sweep.sweep` over the temperatures, print the table (or JSON rows) and write the
+table, the rows and the curve into the run (RUN_DIR/sweep/, or --out for one run); several runs are
+also drawn together, one curve each, into --out (the GAN-against-MLE comparison). Registered in
+`textgan.cli`."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 from textgan.errors import UserError
 
 TABLE, ROWS, PLOT = "sweep.txt", "sweep.json", "sweep.png"
+COMPARE_DIR = "sweep-compare"
 EXTRA_METRICS = ("lm_score", "reverse_lm_score")
 
 
@@ -23,12 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(\"Language GANs Falling Short\"): NLL_oracle vs NLL_gen on the oracle; BLEU vs Self-BLEU "
                     "and distinct-n on real text, every sample against every test sentence (word-tokenised, "
                     "lower-cased). NLL_gen is the tempered model's per-token NLL on the test set, padding excluded.")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="text run folder written by `textgan train`")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                   help="text run folder(s) written by `textgan train`; several: their curves drawn together")
     p.add_argument("--temperatures", required=True, metavar="LIST", help="comma list of temperatures > 0, e.g. 0.5,0.8,1,1.2")
     p.add_argument("--n", type=int, metavar="N", help="samples per temperature (default: the run's data.n_eval)")
     p.add_argument("--checkpoint", choices=("last", "best"), default="last", help="which checkpoint (default last)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed, the same at every temperature (default 0)")
-    p.add_argument("--out", metavar="DIR", help=f"folder for {TABLE}, {ROWS} and {PLOT} (default RUN_DIR/sweep)")
+    p.add_argument("--out", metavar="DIR",
+                   help=f"one run: folder for its {TABLE}, {ROWS} and {PLOT} (default RUN_DIR/sweep); several runs: "
+                        f"folder for the comparison's {ROWS} and {PLOT} (default ./{COMPARE_DIR}), each run's own "
+                        "files going to RUN_DIR/sweep")
     p.add_argument("--metrics", metavar="LIST", default="",
                    help="extra metrics, comma list of lm_score (samples under an LSTM LM trained on the "
                         "training set) and reverse_lm_score (test set under an LSTM LM trained on the samples); "
@@ -100,27 +107,56 @@ def sweep_run(run_dir: Path, temperatures: list[float], n: int | None = None, ch
 
 
 def run(args: argparse.Namespace) -> int:
-    from textgan.core.checkpoint import atomic_write_text
     from textgan.device import pick_device
-    from textgan.sweep import format_table, plot_sweep
 
     temperatures = parse_temperatures(args.temperatures)
     metrics = parse_metrics(args.metrics)
-    run_dir = Path(args.run_dir)
-    rows = sweep_run(run_dir, temperatures, args.n, args.checkpoint, args.seed, str(pick_device(args.device)),
-                     metrics)
-    out = Path(args.out) if args.out else run_dir / "sweep"
-    table = format_table(rows)
+    run_dirs = [Path(d) for d in args.run_dirs]
+    labels = run_labels(run_dirs)
+    if len(set(labels)) < len(labels):
+        raise UserError("the same run folder is named twice")
+    single = len(run_dirs) == 1
+    curves = {}
+    for label, run_dir in zip(labels, run_dirs):
+        rows = sweep_run(run_dir, temperatures, args.n, args.checkpoint, args.seed, str(pick_device(args.device)),
+                         metrics)
+        write_sweep({label: rows}, Path(args.out) if single and args.out else run_dir / "sweep", table=True)
+        curves[label] = rows
+        if not args.json:
+            print(f"{label}\n{format_rows(rows)}\n" if not single else format_rows(rows))
+    if not single:
+        write_sweep(curves, Path(args.out or COMPARE_DIR), table=False)
+    if args.json:
+        print(json.dumps(curves[labels[0]] if single else curves))
+    return 0
+
+
+def run_labels(run_dirs: list[Path]) -> list[str]:
+    """A short name per run for legends: the folder's name, or its path where two names clash."""
+    names = [d.resolve().name for d in run_dirs]
+    return [n if names.count(n) == 1 else str(d) for n, d in zip(names, run_dirs)]
+
+
+def format_rows(rows: list[dict[str, float]]) -> str:
+    from textgan.sweep import format_table
+
+    return format_table(rows)
+
+
+def write_sweep(curves: dict[str, list[dict[str, float]]], out: Path, table: bool) -> None:
+    """One run's table, rows and curve (`table`), or several runs' rows ({label: rows}) and their
+    curves drawn together, into `out`."""
+    from textgan.core.checkpoint import atomic_write_text
+    from textgan.sweep import format_table, plot_sweep
+
+    names = [TABLE, ROWS, PLOT] if table else [ROWS, PLOT]
+    rows = next(iter(curves.values())) if table else curves
     try:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(out / TABLE, table + "\n")
+        if table:
+            atomic_write_text(out / TABLE, format_table(rows) + "\n")
         atomic_write_text(out / ROWS, json.dumps(rows, indent=1) + "\n")
-        plot_sweep(rows, out / PLOT)
+        plot_sweep(curves, out / PLOT)
     except OSError as exc:
         raise UserError(f"cannot write to {out}: {exc.strerror}") from None
-    if args.json:
-        print(json.dumps(rows))
-    else:
-        print(table)
-    print(f"written: {out / TABLE}, {out / ROWS}, {out / PLOT}", file=sys.stderr)
-    return 0
+    print(f"written: {', '.join(str(out / n) for n in names)}", file=sys.stderr)
