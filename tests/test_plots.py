@@ -45,7 +45,7 @@ def test_adversarial_start_counts_both_pre_training_phases():
 
 def write_text_run(tmp_path: Path) -> Path:
     run = tmp_path / "run"
-    run.mkdir()
+    run.mkdir(parents=True)
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in eval_every_record()))
     (run / "config.yaml").write_text(yaml.safe_dump({"game": "text", "train": {"pretrain_steps": 30, "steps": 30}}))
     (run / "summary.json").write_text(json.dumps({"nll_oracle": 8.61234, "steps": 60}))
@@ -63,3 +63,23 @@ def test_report_has_the_summary_the_recipe_and_the_adversarial_start(tmp_path):
     page = (run / "report.html").read_text()
     assert "<td>nll_oracle</td><td>8.612</td>" in page and "pretrain_steps: 30" in page
     assert "adversarial start (step 30)" in page and "BLEU-n against the test set" in page
+
+
+def test_report_shows_the_sweep_when_the_run_has_one(tmp_path):
+    run = write_text_run(tmp_path)
+    (run / "sweep").mkdir()
+    (run / "sweep" / "sweep.txt").write_text("temperature  nll_gen\n0.5000  5.1234\n")
+    assert main(["report", str(run)]) == 0
+    assert "Temperature sweep" in (run / "report.html").read_text() and "5.1234" in (run / "report.html").read_text()
+
+
+def test_a_report_of_several_runs_compares_them(tmp_path, monkeypatch):
+    a = write_text_run(tmp_path / "a")
+    b = write_text_run(tmp_path / "b")
+    (b / "summary.json").write_text(json.dumps({"nll_oracle": 7.5, "steps": 60}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", str(a), str(b)]) == 0
+    page = (tmp_path / "report-compare.html").read_text()
+    assert f"<th>{a}</th><th>{b}</th>" in page  # both folders are named "run": their paths label them
+    assert "<td>nll_oracle</td><td>8.612</td><td>7.5</td>" in page
+    assert page.count("<img") == len(panel_series(eval_every_record(), metric_panels("text")))

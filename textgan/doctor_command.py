@@ -26,11 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_doctor)
 
     p = sub.add_parser(
-        "report", help="one self-contained HTML page of a run: curves, doctor's findings, latest samples",
-        description="Write an HTML page with the run's curves (marked where the doctor fired), the doctor's "
-                    "diagnosis and the latest samples; figures are embedded, so the page is one file.")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", metavar="FILE", help="output HTML file (default RUN_DIR/report.html)")
+        "report", help="one self-contained HTML page of a run (or several, compared): curves, findings, samples",
+        description="Write an HTML page with the run's summary, the doctor's diagnosis, its curves (marked where "
+                    "the doctor fired and where adversarial training starts), its temperature sweep, latest "
+                    "samples and recipe; several runs: their summaries side by side and their curves together. "
+                    "Figures are embedded, so the page is one file.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", metavar="FILE",
+                   help="output HTML file (default RUN_DIR/report.html; several runs: ./report-compare.html)")
     p.set_defaults(func=run_report)
 
 
@@ -63,7 +66,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.out:
         refuse_run_file(args.out)
     try:
-        path = write_report(args.run_dir, args.out, metric_panels)
+        path = write_report(args.run_dirs, args.out, metric_panels)
     except OSError as exc:
         raise UserError(f"cannot write the report: {exc.strerror} ({exc.filename or args.out})") from None
     print(f"written: {path}")

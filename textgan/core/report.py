@@ -21,7 +21,7 @@ import yaml
 
 from textgan.core.checkpoint import atomic_write_text
 from textgan.core.doctor import Diagnosis, diagnose_run
-from textgan.core.plots import MetricPanel, adversarial_start, draw_panel, panel_series
+from textgan.core.plots import MARKERS_BELOW, MetricPanel, adversarial_start, draw_panel, panel_series
 
 SAMPLE_LINES = 40
 PanelsOf = Callable[[str], Sequence[MetricPanel]]
@@ -60,21 +60,38 @@ def _figures(diagnosis: Diagnosis, game_panels: Sequence[MetricPanel], start: in
     return out
 
 
+def _summary(run_dir: Path) -> dict[str, Any]:
+    """summary.json ({} when the run has not finished or the file is not a JSON object)."""
+    try:
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
 def _summary_html(run_dir: Path) -> str:
     """summary.json as a table (the run's final evaluation, best value and wall time)."""
-    path = run_dir / "summary.json"
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "<p>no summary.json yet (the run has not finished)</p>"
-    if not isinstance(summary, dict):
-        return "<p>summary.json is not a JSON object</p>"
+    summary = _summary(run_dir)
+    if not summary:
+        return "<p>no summary.json (the run has not finished)</p>"
     rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_shown(v)}</td></tr>" for k, v in sorted(summary.items()))
     return f"<table><tr><th>key</th><th>value</th></tr>{rows}</table>"
 
 
 def _shown(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else html.escape(str(value))
+
+
+def _sweep_html(run_dir: Path) -> str:
+    """The run's temperature sweep (`textgan sweep`: RUN/sweep/sweep.png and sweep.txt), when it has one."""
+    folder = run_dir / "sweep"
+    parts = []
+    if (folder / "sweep.png").is_file():
+        data = base64.b64encode((folder / "sweep.png").read_bytes()).decode("ascii")
+        parts.append(f'<img alt="temperature sweep" src="data:image/png;base64,{data}">')
+    if (folder / "sweep.txt").is_file():
+        parts.append(f"<pre>{html.escape((folder / 'sweep.txt').read_text(encoding='utf-8', errors='replace'))}</pre>")
+    return "<h2>Temperature sweep</h2>" + "".join(parts) if parts else ""
 
 
 def _latest_samples(run_dir: Path) -> str:
@@ -139,13 +156,79 @@ def render_report(run_dir: str | Path, panels_of: PanelsOf = lambda game: ()) ->
             f"{diagnosis.last_step} ({status}).</p><h2>Summary</h2>{_summary_html(run)}"
             f"<h2>Diagnosis</h2>{_findings_html(diagnosis)}"
             f"{_actions_html(diagnosis.records)}<h2>Curves</h2><p>One unit per panel.{where}</p>{figures}"
-            f"<h2>Latest samples</h2>{_latest_samples(run)}"
+            f"{_sweep_html(run)}<h2>Latest samples</h2>{_latest_samples(run)}"
             f"<h2>Recipe (config.yaml)</h2><pre>{html.escape(recipe)}</pre></body></html>\n")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, panels_of: PanelsOf = lambda game: ()) -> Path:
-    """Write the report (default RUN_DIR/report.html) atomically and return its path."""
-    path = Path(out) if out else Path(run_dir) / "report.html"
-    page = render_report(run_dir, panels_of)
+def _comparison_figures(diagnoses: dict[str, Diagnosis], panels_of: PanelsOf) -> list[tuple[str, str]]:
+    """(title, data URI) per panel any run has data for: a colour per run, a line style per key."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_run = {label: {p.title: (p, series) for p, series in
+                       panel_series(d.records, panels_of(str(d.config.get("game", ""))))}
+               for label, d in diagnoses.items()}
+    fullest = max(per_run.values(), key=len)  # its panel order (trainer's, then the game's) leads
+    titles = list(dict.fromkeys([*fullest, *(t for panels in per_run.values() for t in panels)]))
+    styles = ("-", "--", ":", "-.")
+    out = []
+    for title in titles:
+        fig, ax = plt.subplots(figsize=(8, 2.6))
+        for i, (label, panels) in enumerate(per_run.items()):
+            if title not in panels:
+                continue
+            panel, series = panels[title]
+            for j, (key, points) in enumerate(series.items()):
+                ax.plot(*zip(*points), color=f"C{i}", linestyle=styles[j % len(styles)], label=f"{label}: {key}",
+                        marker="o" if len(points) < MARKERS_BELOW else None, markersize=3)
+            if panel.log_y and all(v > 0 for pts in series.values() for _, v in pts):
+                ax.set_yscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        out.append((title, _png(fig)))
+        plt.close(fig)
+    return out
+
+
+def render_comparison(run_dirs: Sequence[str | Path], panels_of: PanelsOf = lambda game: ()) -> str:
+    """One HTML page comparing runs: their summaries side by side, each run's diagnosis in a line, and
+    every panel with all runs' curves (the runs named by their folders)."""
+    runs = [Path(d) for d in run_dirs]
+    names = [r.resolve().name for r in runs]
+    labels = [n if names.count(n) == 1 else str(r) for n, r in zip(names, runs)]
+    diagnoses = {label: diagnose_run(run) for label, run in zip(labels, runs)}
+    summaries = {label: _summary(run) for label, run in zip(labels, runs)}
+    keys = sorted({k for s in summaries.values() for k in s})
+    head = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
+    rows = "".join(f"<tr><td>{html.escape(k)}</td>" + "".join(f"<td>{_shown(summaries[label][k])}</td>"
+                                                              if k in summaries[label] else "<td>-</td>" for label in labels)
+                   + "</tr>" for k in keys)
+    verdicts = "".join(
+        f"<li>{html.escape(label)}: " + ("healthy" if d.healthy else html.escape(
+            ", ".join(f"{f.pitfall} ({f.severity}, steps {f.first_step}-{f.last_step})" for f in d.findings)))
+        + "</li>" for label, d in diagnoses.items())
+    figures = "".join(f'<h3>{html.escape(t)}</h3><img alt="{html.escape(t)}" src="{uri}">'
+                      for t, uri in _comparison_figures(diagnoses, panels_of))
+    title = html.escape("textgan report: " + ", ".join(labels))
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style>'
+            f"</head><body><h1>{title}</h1><h2>Summaries</h2><table><tr><th>key</th>{head}</tr>{rows}</table>"
+            f"<h2>Diagnoses</h2><ul>{verdicts}</ul><h2>Curves</h2><p>One unit per panel; a colour per run.</p>"
+            f"{figures}</body></html>\n")
+
+
+def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None,
+                 panels_of: PanelsOf = lambda game: ()) -> Path:
+    """Write the report of one run (default RUN_DIR/report.html) or the comparison of several
+    (default ./report-compare.html) atomically and return its path."""
+    if len(run_dirs) == 1:
+        path = Path(out) if out else Path(run_dirs[0]) / "report.html"
+        page = render_report(run_dirs[0], panels_of)
+    else:
+        path = Path(out) if out else Path("report-compare.html")
+        page = render_comparison(run_dirs, panels_of)
     atomic_write_text(path, page)
     return path
