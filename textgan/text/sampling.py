@@ -40,8 +40,10 @@ class RunGenerator:
         """n id rows (n, seq_len) on the CPU, drawn in chunks from the global torch generator."""
         import torch
 
+        from textgan.progress import progress
+
         return torch.cat([self.generator.sample(min(CHUNK, n - lo), self.seq_len, temperature)
-                          for lo in range(0, n, CHUNK)]).cpu()
+                          for lo in progress(range(0, n, CHUNK), f"sampling {n} sentences", unit="chunk")]).cpu()
 
     def decode(self, rows: torch.Tensor) -> list[str]:
         """Each id row as one line (detokenised text; space-separated ids for oracle runs)."""
