@@ -93,3 +93,18 @@ def test_saved_recipe_round_trips(tmp_path: Path):
 def test_bundled_recipes_all_load():
     for path in sorted(Path(__file__).resolve().parent.parent.joinpath("recipes").rglob("*.yaml")):
         load_recipe(path)
+
+
+def test_relative_paths_are_taken_from_the_recipe_folder_when_they_exist_there(tmp_path: Path, monkeypatch):
+    home = tmp_path / "project"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "train.txt").write_text("a b c\n")
+    recipe = home / "mine.yaml"
+    recipe.write_text(yaml.safe_dump({"game": "text", "data": {
+        "source": "files", "train_files": ["data/train.txt"], "test_files": "coco", "tokenizer_path": "missing/dir"}}))
+    monkeypatch.chdir(tmp_path)  # elsewhere: the recipe still finds its corpus
+    data = load_recipe(recipe).data
+    assert data.train_files == [str(home / "data" / "train.txt")]
+    assert data.test_files == "coco" and data.tokenizer_path == "missing/dir"  # as given: not beside the recipe
+    given = load_recipe(recipe, ["data.train_files=[data/train.txt]"]).data  # --set: from the working directory
+    assert given.train_files == ["data/train.txt"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 
-from textgan.cli import main
+from textgan.cli import RECIPES_DIR, main
+from textgan.config import load_recipe
 
 TINY = """\
 name: tiny
@@ -143,3 +144,14 @@ def test_help_and_version_answer_without_importing_torch():
             "print('HEAVY', heavy)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY []" in done.stdout and "textgan " in done.stdout
+
+
+def test_recipes_prints_a_bundled_recipe_to_copy(tmp_path: Path, capsys):
+    assert main(["recipes", "demo_oracle"]) == 0
+    copy = tmp_path / "mine.yaml"
+    copy.write_text(capsys.readouterr().out)
+    assert load_recipe(copy).train.steps == load_recipe(RECIPES_DIR / "demo_oracle.yaml").train.steps
+    assert main(["recipes", "--path"]) == 0 and capsys.readouterr().out.strip() == str(RECIPES_DIR)
+    for name in ("no_such_recipe", "../cli"):
+        assert main(["recipes", name]) == 2
+        assert capsys.readouterr().err.startswith("error: no bundled recipe")

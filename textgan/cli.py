@@ -27,13 +27,19 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
+def bundled_recipe(name: str) -> Path | None:
+    """The bundled recipe called `name` (`toy_grid`, `toy_grid.yaml`, `broken/non_finite_toy_grid`), or None."""
+    path = RECIPES_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
+    return path if path.is_file() and RECIPES_DIR.resolve() in path.resolve().parents else None
+
+
 def find_recipe(name: str) -> Path:
     """A recipe path as given, or the name of a bundled recipe (`toy_grid` or `toy_grid.yaml`)."""
     path = Path(name)
     if path.is_file():
         return path
-    bundled = RECIPES_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
-    if bundled.is_file():
+    bundled = bundled_recipe(name)
+    if bundled is not None:
         return bundled
     raise UserError(f"recipe file not found: {name} (bundled recipes: `textgan recipes`)")
 
@@ -150,6 +156,16 @@ def _before_after(out: Path, start: int, final: dict[str, float], metric: str) -
 def cmd_recipes(args: argparse.Namespace) -> int:
     import yaml
 
+    if args.path:
+        print(RECIPES_DIR)
+        return 0
+    if args.name:
+        path = bundled_recipe(args.name)
+        if path is None:
+            raise UserError(f"no bundled recipe {args.name!r} (see `textgan recipes`)")
+        sys.stdout.write(path.read_text(encoding="utf-8"))
+        return 0
+
     for path in sorted(RECIPES_DIR.rglob("*.yaml")):
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -185,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (overrides the recipe's)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("recipes", help="list the bundled recipes", description="List the bundled recipes.")
+    p = sub.add_parser("recipes", help="list the bundled recipes, or print one to copy",
+                       description="List the bundled recipes; with NAME print that recipe (`textgan recipes "
+                                   "relgan_coco_small > mine.yaml` starts a recipe of your own).")
+    p.add_argument("name", nargs="?", metavar="NAME", help="print this bundled recipe's YAML")
+    p.add_argument("--path", action="store_true", help="print the folder holding the bundled recipes")
     p.set_defaults(func=cmd_recipes)
 
     from textgan.sample_command import register as register_sample

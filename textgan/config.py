@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import re
 import types
 import typing
@@ -26,6 +27,7 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad", "adadelta", "sgd")
 SCHEDULES = ("constant", "linear", "cosine", "step", "exponential")
 INITS = ("default", "xavier", "orthogonal", "normal")
 _FLOAT_LITERAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+PATH = {"path": True}  # field metadata: a value that may name a file or folder (resolved beside the recipe)
 
 
 @dataclass
@@ -118,7 +120,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     tensorboard: bool = False
     progress: bool = True
-    init_from: str = ""
+    init_from: str = field(default="", metadata=PATH)
 
     def validate(self) -> None:
         for key in ("batch_size", "n_critic", "accumulate", "log_every", "checkpoint_every"):
@@ -252,7 +254,10 @@ class Recipe:
 
 
 def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Read a YAML recipe, apply `key.path=value` overrides, and build the validated `Recipe`."""
+    """Read a YAML recipe, apply `key.path=value` overrides, and build the validated `Recipe`. A
+    relative file path in the recipe is taken from the recipe's folder when it exists there (a recipe
+    copied beside its corpus works from any directory), else as given: a data set name, a hub name or
+    a path from the working directory, as paths given with --set always are."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"recipe file not found: {path}")
@@ -264,14 +269,20 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raise UserError(f"recipe {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, dict):
         raise UserError(f"recipe {path} must be a YAML mapping of sections, got {type(raw).__name__}")
-    return recipe_from_dict(raw, overrides)
+    return recipe_from_dict(raw, overrides, beside=path.parent)
 
 
-def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Build a `Recipe` from plain data (as read from YAML), applying overrides first."""
+def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | tuple[str, ...] = (),
+                     beside: Path | None = None) -> Recipe:
+    """Build a `Recipe` from plain data (as read from YAML), applying overrides first; with `beside`,
+    the file paths in `raw` that exist relative to that folder become absolute paths there."""
     from textgan.games import game_config_types
 
     raw = _deep_copy(raw)
+    if beside is not None and isinstance(raw.get("game"), str):
+        data_cls, model_cls = game_config_types(raw["game"])
+        for section, cls in (("train", TrainConfig), ("data", data_cls), ("model", model_cls)):
+            _paths_beside(raw.get(section), cls, beside)
     for item in overrides:
         _apply_override(raw, item)
     game = raw.get("game")
@@ -289,6 +300,22 @@ def save_recipe(recipe: Recipe, path: Path) -> None:
     from textgan.core.checkpoint import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+
+
+def _paths_beside(section: Any, cls: type, base: Path) -> None:
+    """Rewrite, in place, the section's path values that exist relative to `base` as absolute paths."""
+    if not isinstance(section, dict):
+        return
+
+    def beside(value: Any) -> Any:
+        if isinstance(value, str) and value and not Path(value).is_absolute() and (base / value).exists():
+            return os.path.abspath(base / value)
+        return value
+
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("path") and f.name in section:
+            value = section[f.name]
+            section[f.name] = [beside(v) for v in value] if isinstance(value, list) else beside(value)
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:

@@ -1,4 +1,4 @@
-"""Progress bars for long work outside the training loop (FED's embedding, temperature sweeps, the
+"""Progress bars for long work outside the training loop (FED's embedding, sampling, temperature sweeps, the
 scoring LMs, the digit classifier). On stderr, and only where someone watches: shown when stderr is
 a terminal, or always with TEXTGAN_PROGRESS=1; TEXTGAN_PROGRESS=0 turns every bar off."""
 

@@ -16,14 +16,14 @@ recipe's seed), its features cached on disk per (data, extractor).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from textgan.config import Recipe, check_choice, check_non_negative, check_positive
+from textgan.config import PATH, Recipe, check_choice, check_non_negative, check_positive
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import LatentGame
 from textgan.core.plots import MetricPanel
@@ -62,7 +62,7 @@ class DataConfig:
     """
 
     source: str = "idx"
-    path: str = "mnist-test"
+    path: str = field(default="mnist-test", metadata=PATH)
     split: str = "train"
     column: str = "image"
     label_column: str = "label"

@@ -10,6 +10,7 @@ decode its samples later (`vocab.json`, `tokenizer.json`).
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,15 +19,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from textgan.config import check_choice, check_non_negative, check_positive
+from textgan.config import PATH, check_choice, check_non_negative, check_positive
 from textgan.data import data_file, dataset, is_dataset_name, near_name_hint
 from textgan.errors import UserError
-from textgan.text.corpus import LENGTH_POLICIES, Corpus, encode_corpus, load_hf_corpus, text_corpus
+from textgan.text.corpus import (
+    LENGTH_POLICIES,
+    Corpus,
+    EncodeStats,
+    encode_corpus,
+    load_hf_corpus,
+    text_corpus,
+)
 from textgan.text.oracle import Oracle, make_oracle_dataset
 from textgan.text.tokenize import (
     BOS,
     EOS,
     PAD,
+    SPECIALS,
     TOKENIZER_KINDS,
     Tokenizer,
     Vocabulary,
@@ -49,27 +58,31 @@ class DataConfig:
     last `n_heldout` training sentences are held out). `hf`: any `datasets` corpus (`dataset`, `split`,
     `test_split`, `column`). Tokenizers: `word`, `whitespace`, `bpe`/`wordpiece` (trained on the
     corpus) or `pretrained` (the `tokenizer.json` in the model directory `tokenizer_path`, for a
-    pretrained transformer generator). Relative paths are from the working directory. Evaluation: NLL_oracle on `n_eval` samples, NLL_gen on up to `n_eval_test`
-    test rows (0: all; padding excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples
+    pretrained transformer generator). `vocab_size`: for `word`/`whitespace` the most frequent
+    tokens kept (0: all); for `bpe`/`wordpiece` the size the tokenizer learns, counting the special
+    tokens and, for `bpe`, its 256 byte symbols (so 300 leaves 40 merges; take a few thousand).
+    Sentences longer than `max_len` tokens are cut (`length_policy: truncate`), left out (`drop`)
+    or refused (`error`); a warning says so when more than a tenth are cut or left out. Evaluation: NLL_oracle on `n_eval`
+    samples, NLL_gen on up to `n_eval_test` test rows (0: all; padding excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples
     against the test set and their leave-one-out Self-BLEU-2..5 (0: off).
     """
 
     source: str = "oracle"
-    oracle: str = "seqgan-oracle"
+    oracle: str = field(default="seqgan-oracle", metadata=PATH)
     oracle_vocab: int = 5000
     seq_len: int = 20
     n_train: int = 10_000
     n_heldout: int = 2_000
     seed: int = 0
-    corpus: str = ""
-    train_files: list[str] | str = field(default_factory=list)
-    test_files: list[str] | str = field(default_factory=list)
-    dataset: str = ""
+    corpus: str = field(default="", metadata=PATH)
+    train_files: list[str] | str = field(default_factory=list, metadata=PATH)
+    test_files: list[str] | str = field(default_factory=list, metadata=PATH)
+    dataset: str = field(default="", metadata=PATH)
     split: str = "train"
     test_split: str = "test"
     column: str = "text"
     tokenizer: str = "word"
-    tokenizer_path: str = ""
+    tokenizer_path: str = field(default="", metadata=PATH)
     lowercase: bool = False
     vocab_size: int = 0
     min_freq: int = 1
@@ -188,6 +201,7 @@ def load_text_data(cfg: DataConfig) -> TextData:
                                 Path(cfg.tokenizer_path).expanduser() if cfg.tokenizer_path else "")
     vocab = Vocabulary.build((tokenizer.tokenize(s) for s in train_corpus), cfg.vocab_size or None, cfg.min_freq)
     train, train_stats = encode_corpus(train_corpus, tokenizer, vocab, cfg.max_len, cfg.length_policy)
+    _warn_if_cut(cfg, train_stats)
     if test_corpus is None:
         if len(train) <= cfg.n_heldout:
             raise UserError(f"{train_corpus.name}: {len(train)} sentences, too few to hold out "
@@ -201,6 +215,21 @@ def load_text_data(cfg: DataConfig) -> TextData:
               f"{train_stats.summary()}; {test_report}")
     return TextData(train, test, len(vocab), BOS, PAD, EOS, vocab=vocab, tokenizer=tokenizer,
                     test_lines=test_corpus, report=report)
+
+
+def _warn_if_cut(cfg: DataConfig, stats: EncodeStats) -> None:
+    """Say so on stderr when data.max_len cuts or drops more than a tenth of the training sentences."""
+    cut = stats.truncated + stats.dropped
+    seen = stats.sentences + stats.dropped
+    if cut <= 0.1 * seen:
+        return
+    why = ""
+    if cfg.tokenizer == "bpe" and cfg.vocab_size:
+        why = (f"; a bpe vocab_size counts its 256 byte symbols and the special tokens, so {cfg.vocab_size} "
+               f"leaves {max(0, cfg.vocab_size - 256 - len(SPECIALS))} merges: raise it (a few thousand)")
+    print(f"warning: {cut} of {seen} training sentences are longer than data.max_len={cfg.max_len} tokens "
+          f"(longest {stats.longest}) and were {'truncated' if cfg.length_policy == 'truncate' else 'dropped'}"
+          f"{why}", file=sys.stderr)
 
 
 def _corpora(cfg: DataConfig) -> tuple[Corpus, Corpus | None]:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from textgan.config import Recipe, check_choice, check_non_negative, check_positive
+from textgan.config import PATH, Recipe, check_choice, check_non_negative, check_positive
 from textgan.core import distributed as dist
 from textgan.core.checkpoint import atomic_write_text
 from textgan.core.data import ShuffledBatches
@@ -92,7 +92,7 @@ class ModelConfig:
     n_layer: int = 2
     n_head: int = 2
     n_embd: int = 64
-    pretrained: str = ""
+    pretrained: str = field(default="", metadata=PATH)
     g_init_std: float = 0.0
     discriminator: str = "relgan"
     d_emb_dim: int = 64
