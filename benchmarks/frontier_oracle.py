@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from results import record
 
 from textgan.core.logging import read_metrics
@@ -192,6 +193,16 @@ def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], xlabel:
     plt.close(fig)
 
 
+def mle_at(mle_rows: list[dict[str, float]], x: str, y: str, at: float) -> float | None:
+    """MLE's `y` at `x` = `at` on its temperature curve (linear between its two nearest points; None
+    outside the range it covers): where a GAN's point lies against MLE's curve at equal diversity."""
+    points = sorted((r[x], r[y]) for r in mle_rows)
+    xs = [p[0] for p in points]
+    if not xs[0] <= at <= xs[-1]:
+        return None
+    return float(np.interp(at, xs, [p[1] for p in points]))
+
+
 def _shown(point: dict[str, float], setup: Setup) -> str:
     return " / ".join(f"{point[k]:.3f}" for k in setup.trajectory)
 
@@ -255,10 +266,15 @@ def main() -> None:
                              f"{setup.published_source[name]}: {setup.published[name]:g}") for name in frontiers})
     wall = time.perf_counter() - started
     columns = [k for pair in setup.frontiers for k in pair]
-    sweep_rows = ["| model | T | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
+    x0, y0 = setup.frontiers[0]
+    sweep_rows = ["| model | T | " + " | ".join(columns) + f" | MLE's {y0} at that {x0} | difference |",
+                  "|---|---|" + "---|" * (len(columns) + 2)]
     for name, rows in frontiers.items():
-        sweep_rows += [f"| {name} | {r['temperature']:g} | " + " | ".join(f"{r[k]:.3f}" for k in columns) + " |"
-                       for r in rows]
+        for r in rows:
+            mle = mle_at(frontiers["mle"], x0, y0, r[x0]) if name != "mle" else None
+            gap = "- | -" if mle is None else f"{mle:.3f} | {r[y0] - mle:+.3f}"
+            sweep_rows.append(f"| {name} | {r['temperature']:g} | " + " | ".join(f"{r[k]:.3f}" for k in columns)
+                              + f" | {gap} |")
     n = setup.quick_n if args.quick else setup.n
     body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; runs in {out}; "
             f"{args.threads} torch threads (the GANs side by side, {max(1, args.threads // len(GANS))} each); this invocation {wall / 60:.1f} min (stages finished "
