@@ -1,5 +1,6 @@
 """End-to-end checks of `textgan train` on a tiny toy recipe, through the real command line."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -99,6 +100,9 @@ def finished_run(tmp_path_factory) -> tuple[Path, Path]:
         (["--set", "train.steps=many"], "expects int"),
         (["--set", "loss.name=wgangp"], "did you mean 'wgan-gp'?"),
         (["--device", "tpu"], "invalid choice"),
+        pytest.param(["--set", "train.tensorboard=true"], "tensorboard is not installed",
+                     marks=pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None,
+                                              reason="tensorboard is installed")),
     ],
 )
 def test_bad_recipe_values_exit_2(tmp_path: Path, extra, message):

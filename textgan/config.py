@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib.util
 import math
 import os
 import re
@@ -134,6 +135,8 @@ class TrainConfig:
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
         check_choice(self.init, INITS, "train.init")
+        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise UserError("train.tensorboard is on but tensorboard is not installed (pip install tensorboard)")
 
     @property
     def adversarial_start(self) -> int:

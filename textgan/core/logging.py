@@ -33,11 +33,9 @@ class MetricsLog:
         self.path = Path(path)
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run, closed by close()
         self._tb = None
-        if tensorboard_dir is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                raise UserError("train.tensorboard is on but tensorboard is not installed (pip install tensorboard)") from None
+        if tensorboard_dir is not None:  # installed: TrainConfig.validate checked before the run began
+            from torch.utils.tensorboard import SummaryWriter
+
             self._tb = SummaryWriter(str(tensorboard_dir))
 
     def write(self, record: dict[str, Any]) -> None:
