@@ -100,6 +100,7 @@ def finished_run(tmp_path_factory) -> tuple[Path, Path]:
         (["--set", "train.steps=many"], "expects int"),
         (["--set", "loss.name=wgangp"], "did you mean 'wgan-gp'?"),
         (["--device", "tpu"], "invalid choice"),
+        (["--set", "eval.metric=nonsense"], "is not computed by this game"),  # refused before any file is written
         pytest.param(["--set", "train.tensorboard=true"], "tensorboard is not installed",
                      marks=pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None,
                                               reason="tensorboard is installed")),

@@ -63,13 +63,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not recipe.name:
         recipe.name = Path(args.recipe).stem
     main_process = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 writes and prints
-    from textgan.run_folder import last_checkpoint, open_run
+    from textgan.run_folder import last_checkpoint, open_run, remove_if_unwritten
 
     if not main_process:  # rank 0 holds the folder's lock; no checkpoint is ever cleared, so this agrees
         return _train(args, recipe, out, args.resume and last_checkpoint(out).is_file(), main_process)
+    new_folder = not out.exists()
     lock, resuming = open_run(out, args.resume)
     try:
         return _train(args, recipe, out, resuming, main_process)
+    except UserError:
+        if new_folder:
+            remove_if_unwritten(out, lock)  # a recipe refused before its first file leaves no folder behind
+        raise
     finally:
         lock.release()
 

@@ -71,6 +71,15 @@ def open_run(out: Path, resume: bool) -> tuple[RunLock, bool]:
     return lock, resume and has_checkpoint
 
 
+def remove_if_unwritten(out: Path, lock: RunLock) -> None:
+    """Remove a folder this run created when it holds nothing but its lock (the run was refused
+    before writing anything)."""
+    if {p.name for p in out.iterdir()} == {LOCK_FILE}:
+        lock.release()
+        lock.path.unlink()
+        out.rmdir()
+
+
 def clear(out: Path) -> None:
     """Remove what a run writes (never other files the user keeps in the folder)."""
     for name in RUN_FILES:

@@ -80,6 +80,15 @@ class Game:
         """Metrics of `generator` (the EMA copy when EMA is on); may write samples/plots to `out_dir`."""
         return {}
 
+    def metric_names(self) -> set[str] | None:
+        """The names `evaluate` reports with this recipe (None: known only once it has run), so that
+        a recipe watching a metric the game never reports is refused before training starts."""
+        return None
+
+    def metric_hint(self, metric: str) -> str:
+        """Why `metric` is missing with this recipe, when the game knows (appended to the error)."""
+        return ""
+
     def save_assets(self, run_dir: Path) -> None:
         """Files the run folder needs besides checkpoints (e.g. a vocabulary), written atomically
         when training starts or resumes."""

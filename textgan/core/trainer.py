@@ -106,6 +106,10 @@ class Trainer:
         self.cfg = recipe.train
         self.loss = get_loss(recipe.loss.name)
         self.gp_weight = recipe.loss.effective_gp_weight
+        metric, reported = recipe.eval.metric, game.metric_names()
+        if metric and reported is not None and metric not in reported:
+            raise UserError(f"eval.metric {metric!r} is not computed by this game with this recipe; it reports "
+                            f"{sorted(reported)}{game.metric_hint(metric)}")
 
         G, D = game.generator, game.discriminator
         reg.init_weights(G, self.cfg.init)

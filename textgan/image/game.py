@@ -241,6 +241,13 @@ class ImageGame(LatentGame):
                for i in range(0, n, batch)]
         return torch.cat(out)
 
+    def metric_names(self) -> set[str] | None:
+        """Known in advance without the Inception extractor (whose logits, and so IS, depend on the
+        weights given)."""
+        if self.inception is not None:
+            return None
+        return {"domain_fid", "domain_is_mean", "domain_is_std", "is_mean", "is_std"} if self.domain else set()
+
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         from textgan.metrics.fid import fid_from_features, kid_from_features
         from textgan.metrics.inception_score import inception_score

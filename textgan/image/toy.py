@@ -139,6 +139,9 @@ class ToyGame(LatentGame):
         plot_samples(samples, self.centres, out_dir / f"step_{step:07d}.png", f"step {step}: {_caption(metrics)}")
         return metrics
 
+    def metric_names(self) -> set[str]:
+        return {"modes_covered", "high_quality_fraction", "mode_kl"}
+
     def signature(self) -> dict[str, Any]:
         return {"mixture": self.mixture, "std": self.std}
 
