@@ -31,9 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 from results import record
 
 from textgan.core.logging import read_metrics
+from textgan.core.plots import adversarial_start
 from textgan.data import require
 from textgan.sweep import plot_sweep
 
@@ -207,11 +209,14 @@ def _shown(point: dict[str, float], setup: Setup) -> str:
     return " / ".join(f"{point[k]:.3f}" for k in setup.trajectory)
 
 
-def _adversarial_start(config: Path) -> int:
-    import yaml
-
-    train_cfg = yaml.safe_load(config.read_text())["train"]
-    return int(train_cfg["pretrain_steps"]) + int(train_cfg["pretrain_d_steps"])
+def _settings(config: dict) -> str:
+    """The stage's schedule and learning rates, read from its config.yaml."""
+    t = config["train"]
+    if not t["steps"]:
+        return f"{t['pretrain_steps']} MLE steps, lr {config['optim_pretrain']['lr']:g}"
+    d_first = f"{t['pretrain_d_steps']} D steps, then " if t["pretrain_d_steps"] else ""
+    return (f"{d_first}{t['steps']} x (1 G + {t['n_critic']} D), G lr {config['optim_g']['lr']:g}, "
+            f"D lr {config['optim_d']['lr']:g}")
 
 
 def main() -> None:
@@ -240,8 +245,9 @@ def main() -> None:
     for name in names:
         run = out / name
         points = trajectory(setup, run)
+        config = yaml.safe_load((run / "config.yaml").read_text())
         if name != "mle":  # counted from the adversarial start (D pre-training leaves the generator as it was)
-            start = _adversarial_start(run / "config.yaml")
+            start = adversarial_start(config)
             points = [dict(p, step=p["step"] - start) for p in points if p["step"] >= start]
         xlabel = "MLE step" if name == "mle" else "adversarial step (0: the MLE generator it starts from)"
         plot_curves(setup, name, points, xlabel, out / f"curves_{name}.png")
@@ -258,7 +264,7 @@ def main() -> None:
                          for r in frontiers[name]],
             "wall_s": summary["wall_time_s"],
         }
-        lines.append(f"| {name} | {_shown(first, setup) if first else '-'} | {_shown(summary, setup)} | "
+        lines.append(f"| {name} | {_settings(config)} | {_shown(first, setup) if first else '-'} | {_shown(summary, setup)} | "
                      f"{best[y]:.3f} at {'MLE' if name == 'mle' else 'adversarial'} step {best['step']:.0f} | {setup.published[name]} | "
                      f"{summary['wall_time_s'] / 60:.1f} |")
     plot_sweep(frontiers, out / "frontier.png",
@@ -279,8 +285,8 @@ def main() -> None:
     body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; runs in {out}; "
             f"{args.threads} torch threads (the GANs side by side, {max(1, args.threads // len(GANS))} each); this invocation {wall / 60:.1f} min (stages finished "
             f"earlier are not re-run; each stage's own training time is in the last column).\n\n"
-            f"| model | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | published {y} | "
-            "train min |\n|---|---|---|---|---|---|\n" + "\n".join(lines) +
+            f"| model | schedule | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | published {y} | "
+            "train min |\n|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
             f"\n\nFrontier over sampling temperature ({n} samples per point):\n\n" + "\n".join(sweep_rows) +
             f"\n\nPNGs: {out}/frontier.png, {out}/curves_*.png")
     print(body)
