@@ -2,9 +2,11 @@
 
 The summary (summary.json), the doctor's diagnosis, the curves over steps one unit per panel (the
 trainer's signals and the game's metric panels, `textgan.core.plots`) with the doctor's findings and
-actions and the adversarial start marked, the latest samples (the last `samples/*.txt` for text, the
-last `samples/*.png` for images and toys) and the recipe. Every figure is a PNG embedded as a base64 data URI, so the
-page references no other file; it is written atomically.
+actions and the adversarial start marked, the temperature sweep when there is one, the latest
+samples (the last `samples/*.txt` for text, the last `samples/*.png` for images and toys) and the
+recipe; or, for several runs, their summaries side by side and every panel with all their curves.
+Every figure is a PNG embedded as a base64 data URI, so the page references no other file; it is
+written atomically.
 """
 
 from __future__ import annotations
@@ -86,11 +88,14 @@ def _sweep_html(run_dir: Path) -> str:
     """The run's temperature sweep (`textgan sweep`: RUN/sweep/sweep.png and sweep.txt), when it has one."""
     folder = run_dir / "sweep"
     parts = []
-    if (folder / "sweep.png").is_file():
-        data = base64.b64encode((folder / "sweep.png").read_bytes()).decode("ascii")
-        parts.append(f'<img alt="temperature sweep" src="data:image/png;base64,{data}">')
-    if (folder / "sweep.txt").is_file():
-        parts.append(f"<pre>{html.escape((folder / 'sweep.txt').read_text(encoding='utf-8', errors='replace'))}</pre>")
+    try:
+        if (folder / "sweep.png").is_file():
+            data = base64.b64encode((folder / "sweep.png").read_bytes()).decode("ascii")
+            parts.append(f'<img alt="temperature sweep" src="data:image/png;base64,{data}">')
+        if (folder / "sweep.txt").is_file():
+            parts.append(f"<pre>{html.escape((folder / 'sweep.txt').read_text(encoding='utf-8', errors='replace'))}</pre>")
+    except OSError as exc:
+        parts.append(f"<p>cannot read the sweep: {html.escape(exc.strerror or str(exc))}</p>")
     return "<h2>Temperature sweep</h2>" + "".join(parts) if parts else ""
 
 
