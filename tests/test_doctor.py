@@ -95,6 +95,14 @@ def test_auto_notes_an_isolated_spike_without_rolling_back(tmp_path):
     assert trainer.doctor.counts == {} and trainer.doctor.lr_scale == 1.0
 
 
+def test_a_new_phase_is_not_a_gradient_spike():
+    """MLE gradients are small beside the adversarial ones that follow them: a change of phase."""
+    records = history(grad_norm_g=lambda i: 0.05 if i < 60 else 3.0)
+    config = {"train": {"pretrain_steps": 600, "steps": 600}}  # records 0..59 are MLE steps 10..600
+    assert "exploding_gradient" not in [f.pitfall for f in diagnose_records(records, CFG, config)]
+    assert "exploding_gradient" in pitfalls(records)  # one phase: the same jump is a spike
+
+
 def test_exploding_gradient_absolute_ceiling():
     records = history(grad_norm_g=lambda i: 2e5)
     assert "exploding_gradient" in pitfalls(records)

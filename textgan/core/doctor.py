@@ -8,7 +8,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 | pitfall | fires when |
 |---|---|
 | `non_finite` | a logged loss or gradient norm is NaN/inf (always critical) |
-| `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records, or `grad_max`; critical when it exceeds `grad_max`, non-finite values follow, or `grad_spikes` spikes come within a `window` (an isolated spike the run recovers from is a warning) |
+| `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records of the same phase (MLE pre-training, D pre-training, adversarial), or `grad_max`; critical when it exceeds `grad_max`, non-finite values follow, or `grad_spikes` spikes come within a `window` (an isolated spike the run recovers from is a warning) |
 | `vanishing_gradient` | D's accuracy on reals and on fakes ≥ `d_acc_saturated` and G's gradient norm ≤ `vanish_ratio` × its peak, in `min_fraction` of a `window` |
 | `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its baseline (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above it, or `domain_fid` rises `collapse_drop` above it, at two consecutive evaluations and, for n-gram metrics logged at several orders, in at least two orders at once; the baseline is the value at the end of generator pre-training (step 0 of a run started from another's generator; earlier evaluations are not judged), or the best so far in a run without pre-training; or `mode_kl` ≥ `collapse_mode_kl` with at least one mode covered and no longer falling (above 90% of its earlier low: a G still spreading out early in training is not collapsed); a drop in modes covered counts only while `high_quality_fraction` ≥ `collapse_min_quality` (mode counts of poor samples are noise) |
 | `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap` and by half their mean magnitude (records whose mean logits exceed `SANE_LOGIT` in magnitude, a blown-up D, do not count), or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
@@ -175,9 +175,13 @@ def detect_non_finite(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding
 
 def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
     hits: list[tuple[int, str, float, float]] = []
+    phases = _phases(h, ctx)
     for key in ("grad_norm_g", "grad_norm_d"):
         values = h.column(key)
-        median = trailing_median(values, cfg.window)
+        median = np.full(len(values), np.nan)  # a phase's gradients are judged against that phase's only
+        for phase in np.unique(phases):
+            rows = np.flatnonzero(phases == phase)
+            median[rows] = trailing_median(values[rows], cfg.window)
         spike = np.isfinite(values) & ((values > cfg.grad_max) | ((median > 0) & (values > cfg.grad_spike * median)))
         hits.extend((int(i), key, float(values[i]), float(median[i])) for i in np.flatnonzero(spike))
     if not hits:
@@ -229,6 +233,15 @@ def _baseline_step(ctx: RunContext) -> int | None:
     if train.get("pretrain_steps"):
         return int(train["pretrain_steps"])
     return 0 if train.get("init_from") else None
+
+
+def _phases(h: History, ctx: RunContext) -> np.ndarray:
+    """Per record, its phase: 0 generator pre-training, 1 discriminator pre-training, 2 adversarial
+    (G's gradient is an MLE gradient in the first and a GAN gradient in the last: not comparable)."""
+    train = ctx.config.get("train") or {}
+    mle = int(train.get("pretrain_steps") or 0)
+    d_only = mle + int(train.get("pretrain_d_steps") or 0)
+    return np.where(h.steps <= mle, 0, np.where(h.steps <= d_only, 1, 2))
 
 
 def _ngram_family(key: str) -> str:
