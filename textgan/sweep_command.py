@@ -111,10 +111,11 @@ def run(args: argparse.Namespace) -> int:
 
     temperatures = parse_temperatures(args.temperatures)
     metrics = parse_metrics(args.metrics)
+    from textgan.core.plots import run_labels
+    from textgan.sweep import format_table
+
     run_dirs = [Path(d) for d in args.run_dirs]
     labels = run_labels(run_dirs)
-    if len(set(labels)) < len(labels):
-        raise UserError("the same run folder is named twice")
     single = len(run_dirs) == 1
     curves = {}
     for label, run_dir in zip(labels, run_dirs):
@@ -123,24 +124,12 @@ def run(args: argparse.Namespace) -> int:
         write_sweep({label: rows}, Path(args.out) if single and args.out else run_dir / "sweep", table=True)
         curves[label] = rows
         if not args.json:
-            print(f"{label}\n{format_rows(rows)}\n" if not single else format_rows(rows))
+            print(f"{label}\n{format_table(rows)}\n" if not single else format_table(rows))
     if not single:
         write_sweep(curves, Path(args.out or COMPARE_DIR), table=False)
     if args.json:
         print(json.dumps(curves[labels[0]] if single else curves))
     return 0
-
-
-def run_labels(run_dirs: list[Path]) -> list[str]:
-    """A short name per run for legends: the folder's name, or its path where two names clash."""
-    names = [d.resolve().name for d in run_dirs]
-    return [n if names.count(n) == 1 else str(d) for n, d in zip(names, run_dirs)]
-
-
-def format_rows(rows: list[dict[str, float]]) -> str:
-    from textgan.sweep import format_table
-
-    return format_table(rows)
 
 
 def write_sweep(curves: dict[str, list[dict[str, float]]], out: Path, table: bool) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from textgan.core.checkpoint import atomic_save_figure
 from textgan.core.doctor import training_records
 from textgan.core.logging import read_metrics
+from textgan.errors import UserError
 
 MARKERS_BELOW = 40  # a series with fewer points gets markers (single evaluations stay visible)
 
@@ -60,6 +61,16 @@ def panel_series(records: list[dict[str, Any]], game_panels: Sequence[MetricPane
         if series:
             out.append((panel, series))
     return out
+
+
+def run_labels(run_dirs: Sequence[Path]) -> list[str]:
+    """A short name per run for legends: the folder's name, or its path where two names clash
+    (`UserError` when a folder is named twice)."""
+    names = [Path(d).resolve().name for d in run_dirs]
+    labels = [n if names.count(n) == 1 else str(d) for n, d in zip(names, run_dirs)]
+    if len(set(labels)) < len(labels):
+        raise UserError("the same run folder is named twice")
+    return labels
 
 
 def adversarial_start(config: dict[str, Any]) -> int:

@@ -23,7 +23,14 @@ import yaml
 
 from textgan.core.checkpoint import atomic_write_text
 from textgan.core.doctor import Diagnosis, diagnose_run
-from textgan.core.plots import MARKERS_BELOW, MetricPanel, adversarial_start, draw_panel, panel_series
+from textgan.core.plots import (
+    MARKERS_BELOW,
+    MetricPanel,
+    adversarial_start,
+    draw_panel,
+    panel_series,
+    run_labels,
+)
 
 SAMPLE_LINES = 40
 PanelsOf = Callable[[str], Sequence[MetricPanel]]
@@ -203,8 +210,7 @@ def render_comparison(run_dirs: Sequence[str | Path], panels_of: PanelsOf = lamb
     """One HTML page comparing runs: their summaries side by side, each run's diagnosis in a line, and
     every panel with all runs' curves (the runs named by their folders)."""
     runs = [Path(d) for d in run_dirs]
-    names = [r.resolve().name for r in runs]
-    labels = [n if names.count(n) == 1 else str(r) for n, r in zip(names, runs)]
+    labels = run_labels(runs)
     diagnoses = {label: diagnose_run(run) for label, run in zip(labels, runs)}
     summaries = {label: _summary(run) for label, run in zip(labels, runs)}
     keys = sorted({k for s in summaries.values() for k in s})
