@@ -44,11 +44,11 @@ from naive_steps import naive_game
 from results import record
 from torch.utils.flop_counter import FlopCounterMode
 
-from textgan.cli import RECIPES_DIR
-from textgan.config import load_recipe
+from textgan.core.steps import d_step, g_step, mle_step
 from textgan.core.trainer import Trainer
 from textgan.device import keep_freed_cpu_memory
-from textgan.games import build_game
+from textgan.games import build_game, load_recipe
+from textgan.storage import RECIPES_DIR
 from textgan.text import cpu_kernels
 
 SMALL_DATA = ["data.n_train=640", "data.n_heldout=256"]  # the data size does not change a step's cost
@@ -78,7 +78,8 @@ def make_trainer(recipe_name: str, device: torch.device, bf16: bool, out: Path, 
 
 
 def step_fns(trainer: Trainer) -> dict[str, Callable[[], object]]:
-    return {"mle": trainer._mle_step, "g": trainer._g_step, "d": trainer._d_step}
+    p, step = trainer.players, trainer.step
+    return {"mle": lambda: mle_step(p, step), "g": lambda: g_step(p, step), "d": lambda: d_step(p, step)}
 
 
 def timed(step: Callable[[], object], device: torch.device) -> tuple[float, float]:
@@ -95,18 +96,18 @@ def timed(step: Callable[[], object], device: torch.device) -> tuple[float, floa
 def time_pair(trainer: Trainer, naive, kind: str, repeats: int, device: torch.device) -> dict[str, float]:
     """Median wall and CPU seconds of textgan's and the naive `kind` step, alternating, after one
     warm-up each: keys textgan, naive, textgan_cpu, naive_cpu."""
-    game = trainer.game
+    game = trainer.players.game
     times: dict[str, list[float]] = {"textgan": [], "naive": [], "textgan_cpu": [], "naive_cpu": []}
     try:
         for i in range(repeats + 1):
             for version, g in (("textgan", game), ("naive", naive)):
-                trainer.game = g
+                trainer.players.game = g
                 wall, cpu = timed(step_fns(trainer)[kind], device)
                 if i:
                     times[version].append(wall)
                     times[f"{version}_cpu"].append(cpu)
     finally:
-        trainer.game = game
+        trainer.players.game = game
     return {key: statistics.median(values) for key, values in times.items()}
 
 

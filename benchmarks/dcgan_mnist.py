@@ -35,10 +35,10 @@ def classifier_accuracy() -> tuple[float, float]:
 
     torch.set_num_threads(1)
     sys.path.insert(0, str(ROOT))
-    from textgan.cli import RECIPES_DIR
-    from textgan.config import load_recipe
+    from textgan.games import load_recipe
     from textgan.image.classifier import load_or_train
     from textgan.image.game import load_data
+    from textgan.storage import RECIPES_DIR
 
     data_cfg = load_recipe(RECIPES_DIR / "dcgan_mnist.yaml").data
     started = time.perf_counter()

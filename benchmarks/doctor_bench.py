@@ -32,11 +32,10 @@ from results import record
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from textgan.cli import RECIPES_DIR
-from textgan.core.checkpoint import load_checkpoint
-from textgan.core.doctor import PITFALLS, diagnose_run
-from textgan.core.doctor_live import non_finite_tensors
+from textgan.core.checkpoint import load_checkpoint, non_finite_tensors
 from textgan.core.logging import read_metrics
+from textgan.doctor.detect import PITFALLS, diagnose_run
+from textgan.storage import RECIPES_DIR
 
 HEALTHY_SCALE = ["train.steps=3000", "eval.every=250", "train.log_every=10", "train.checkpoint_every=1000"]
 HEALTHY = {"toy_grid": HEALTHY_SCALE, "toy_ring": HEALTHY_SCALE,

@@ -176,7 +176,7 @@ def _pyplot():
 def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], xlabel: str, path: Path) -> None:
     """The run's evaluation metrics against the step (NLLs in nats per token on one axis; BLEU and
     Self-BLEU, 0..1, on a second panel)."""
-    from textgan.core.checkpoint import atomic_save_figure
+    from textgan.storage import atomic_save_figure
 
     plt = _pyplot()
     groups = [[k for k in setup.trajectory if k.startswith("nll")], [k for k in setup.trajectory if "bleu" in k]]

@@ -5,7 +5,8 @@ These are the straightforward implementations a first version would have, writte
 RelGAN and TextGAN-PyTorch write them, on the same modules, weights and hyper-parameters as textgan's
 games: `naive_game(game)` returns a view of a game (sharing its models, data, optimiser-facing state)
 whose MLE loss, fake batches, discriminator and policy-gradient loss are the naive ones, so the
-trainer's own `_mle_step`/`_g_step`/`_d_step` time either version with identical bookkeeping.
+steps of `textgan.core.steps` (`mle_step`, `g_step`, `d_step`) time either version with identical
+bookkeeping.
 
 What is naive, against textgan's optimisation of the same thing:
 - relational memory step: input projection, then q/k/v of [memory; input] and the input gate from
@@ -27,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from textgan.core.losses import AdversarialLoss
+from textgan.core.objective import Objective
 from textgan.text.discriminators import RelGANDiscriminator, SeqGANDiscriminator
 from textgan.text.game import GumbelGame, PolicyGradientGame, TextGame
 from textgan.text.generators import LSTMGenerator, RelationalMemoryGenerator, State, TextGenerator
@@ -179,7 +180,7 @@ class NaivePolicyGradientGame(_NaiveText, PolicyGradientGame):
     def fake_batch(self, batch_size: int) -> Tensor:
         return naive_sample(self.generator, batch_size, self.seq_len)
 
-    def generator_loss(self, loss: AdversarialLoss, batch_size: int) -> tuple[Tensor, dict[str, float]]:
+    def generator_loss(self, objective: Objective, batch_size: int) -> tuple[Tensor, dict[str, float]]:
         m, G = self.model_cfg, self.generator
         if m.pg_reward == "maligan":
             raise NotImplementedError("the naive reference covers SeqGAN's rollout rewards only")

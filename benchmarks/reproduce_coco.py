@@ -21,13 +21,13 @@ from pathlib import Path
 import torch
 from results import record
 
-from textgan.cli import RECIPES_DIR
-from textgan.config import load_recipe, save_recipe
+from textgan.config import save_recipe
 from textgan.core.seeding import seed_everything
 from textgan.core.trainer import Trainer
 from textgan.data import data_file
 from textgan.evaluate import evaluate_text, select_metrics
-from textgan.games import build_game
+from textgan.games import build_game, load_recipe
+from textgan.storage import RECIPES_DIR
 from textgan.text.sampling import sample_run
 from textgan.text.tokenize import WordTokenizer
 

@@ -17,13 +17,12 @@ from pathlib import Path
 import torch
 from results import record
 
-from textgan.cli import RECIPES_DIR
-from textgan.config import load_recipe
 from textgan.core.logging import read_metrics
 from textgan.core.seeding import seed_everything
 from textgan.core.trainer import Trainer
 from textgan.data import data_file
-from textgan.games import build_game
+from textgan.games import build_game, load_recipe
+from textgan.storage import RECIPES_DIR
 from textgan.text import Oracle, make_oracle_dataset
 
 RECIPES = RECIPES_DIR

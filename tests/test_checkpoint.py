@@ -7,13 +7,13 @@ import torch
 
 from textgan.core import checkpoint
 from textgan.core.checkpoint import (
-    atomic_write_text,
     load_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
 from textgan.errors import UserError
+from textgan.storage import atomic_write_text
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path, monkeypatch):

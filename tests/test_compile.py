@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from textgan.config import recipe_from_dict
+from textgan.core.steps import d_step, g_step, mle_step
 from textgan.core.trainer import Trainer
-from textgan.games import build_game
+from textgan.games import build_game, recipe_from_dict
 
 torch.set_num_threads(1)
 
@@ -41,7 +41,7 @@ def trainer(tmp_path: Path, compile_: bool, recipe: dict = TEXT) -> Trainer:
     return Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / str(compile_), torch.device("cpu"))
 
 
-def same_step_results(eager: Trainer, compiled: Trainer, steps: tuple[str, ...]) -> None:
+def same_step_results(eager: Trainer, compiled: Trainer, steps: tuple) -> None:
     """Each step once on both trainers from the same random state: the logged losses, D outputs and
     gradient norms agree. (Weights are not compared: Adam turns a 1e-7 difference in a near-zero
     gradient into a full lr-sized step.)"""
@@ -49,7 +49,7 @@ def same_step_results(eager: Trainer, compiled: Trainer, steps: tuple[str, ...])
         results = []
         for t in (eager, compiled):
             torch.manual_seed(1)
-            results.append(getattr(t, step)())
+            results.append(step(t.players, 1))
         for key, value in results[0].items():
             assert results[1][key] == pytest.approx(value, rel=1e-4, abs=1e-6), (step, key)
 
@@ -62,7 +62,7 @@ def test_compiled_text_steps_equal_the_eager_ones(tmp_path: Path, monkeypatch):
     assert compiled.state_dict()["generator"].keys() == eager.state_dict()["generator"].keys()
     assert not {"features", "step_features"} & compiled.ema.module.__dict__.keys()  # the EMA copy stays eager
     counters.clear()
-    same_step_results(eager, compiled, ("_mle_step", "_d_step", "_g_step"))
+    same_step_results(eager, compiled, (mle_step, d_step, g_step))
     assert counters["stats"]["unique_graphs"] >= 3  # G's features and step, D's forward: compiled, not skipped
 
 
@@ -74,7 +74,7 @@ def test_inductor_compiled_toy_steps_equal_the_eager_ones(tmp_path: Path):
     eager, compiled = trainer(tmp_path, False, recipe), trainer(tmp_path, True, recipe)
     assert "forward" in compiled.game.generator.__dict__ and "forward" in compiled.game.discriminator.__dict__
     counters.clear()
-    same_step_results(eager, compiled, ("_d_step", "_g_step"))
+    same_step_results(eager, compiled, (d_step, g_step))
     assert counters["stats"]["unique_graphs"] >= 2  # nn.Sequential too: not skipped as nn.Module.compile is
 
 
@@ -82,4 +82,4 @@ def test_a_gradient_penalty_keeps_d_eager(tmp_path: Path, capsys):
     t = trainer(tmp_path, True, {**TOY, "loss": {"name": "ns", "r1_weight": 0.1}})
     assert "forward" in t.game.generator.__dict__ and "forward" not in t.game.discriminator.__dict__
     assert "train.compile leaves D eager" in capsys.readouterr().err
-    t._d_step()  # R1's double backward through the eager D
+    d_step(t.players, 1)  # R1's double backward through the eager D

@@ -3,8 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from textgan.config import load_recipe, recipe_from_dict, save_recipe
+from textgan.config import save_recipe
 from textgan.errors import UserError
+from textgan.games import load_recipe, recipe_from_dict
 
 BASE = {"game": "toy", "data": {"mixture": "ring"}, "train": {"steps": 10}}
 

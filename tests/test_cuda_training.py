@@ -52,10 +52,10 @@ def test_nccl_data_parallel_run(tmp_path: Path):
 
 
 def test_image_networks_are_channels_last_with_fused_optimisers_on_cuda(tmp_path: Path):
-    from textgan.cli import RECIPES_DIR
-    from textgan.config import load_recipe
+    from textgan.core.steps import d_step, g_step
     from textgan.core.trainer import Trainer
-    from textgan.games import build_game
+    from textgan.games import build_game, load_recipe
+    from textgan.storage import RECIPES_DIR
 
     device = torch.device("cuda")
     recipe = load_recipe(RECIPES_DIR / "dcgan_mnist.yaml", ["data.max_images=1000", "data.classifier_steps=0",
@@ -64,8 +64,9 @@ def test_image_networks_are_channels_last_with_fused_optimisers_on_cuda(tmp_path
     convs = [m.weight for net in (trainer.game.generator, trainer.game.discriminator) for m in net.modules()
              if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     assert convs and all(w.is_cuda and w.is_contiguous(memory_format=torch.channels_last) for w in convs)
-    assert trainer.opt_g.defaults["fused"] and trainer.opt_d.defaults["fused"]
-    stats = trainer._d_step() | trainer._g_step()
+    players = trainer.players
+    assert players.g.optimizer.defaults["fused"] and players.d.optimizer.defaults["fused"]
+    stats = d_step(players, 1) | g_step(players, 1)
     assert all(math.isfinite(v) for v in stats.values())
 
 

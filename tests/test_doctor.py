@@ -11,16 +11,16 @@ import pytest
 import torch
 import yaml
 
-from textgan.cli import RECIPES_DIR as RECIPES
 from textgan.cli import main
-from textgan.config import DoctorConfig, load_recipe
+from textgan.config import DoctorConfig
 from textgan.core.checkpoint import load_checkpoint
-from textgan.core.doctor import PITFALLS, cycle_strength, diagnose_records, training_records
-from textgan.core.logging import MetricsLog
-from textgan.core.losses import get_loss
-from textgan.core.remedies import remedy
+from textgan.core.logging import MetricsLog, training_records
 from textgan.core.trainer import Trainer
-from textgan.games import build_game
+from textgan.doctor.detect import PITFALLS, Finding, cycle_strengths, diagnose_records
+from textgan.doctor.live import LiveDoctor, attach_doctor
+from textgan.doctor.remedies import Change, remedy, remedy_for
+from textgan.games import build_game, load_recipe, recipe_from_dict
+from textgan.storage import RECIPES_DIR as RECIPES
 
 CFG = DoctorConfig()
 
@@ -83,16 +83,17 @@ def test_an_isolated_spike_is_a_warning_and_repeated_spikes_are_critical(spikes,
 def test_auto_notes_an_isolated_spike_without_rolling_back(tmp_path):
     recipe = load_recipe(tiny(tmp_path, 4, 1e-3, "auto"))
     trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    doctor = attach_doctor(trainer)
     records = history(40)
     records[35]["grad_norm_d"] = 200.0
-    trainer.doctor.history = records
-    trainer.doctor.take_snapshot()
+    doctor.history = records
+    doctor.take_snapshot()
     log = MetricsLog(tmp_path / "metrics.jsonl")
-    assert trainer.doctor.check(log) is False
+    assert doctor.check(log) is False
     log.close()
     written = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r.get("doctor_finding") for r in written] == ["exploding_gradient"]
-    assert trainer.doctor.counts == {} and trainer.doctor.lr_scale == 1.0
+    assert doctor.counts == {} and doctor.overrides == {}
 
 
 def test_a_new_phase_is_not_a_gradient_spike():
@@ -226,8 +227,8 @@ def test_oscillation_detects_cycles_and_not_noise():
     assert found and "120 steps" in found[0].evidence  # period 12 records x 10 steps
     for seed in range(5):
         assert "oscillation" not in pitfalls(history(seed=seed))
-    strength, period = cycle_strength(np.sin(np.arange(60) * 2 * np.pi / 15), CFG.osc_acf)
-    assert period == 15 and strength > 0.5
+    strength, period = cycle_strengths(np.sin(np.arange(60) * 2 * np.pi / 15)[None, :], CFG.osc_acf)
+    assert period[0] == 15 and strength[0] > 0.5
 
 
 def test_thresholds_come_from_the_config():
@@ -257,18 +258,66 @@ def test_rollback_timeline_and_remedied_pitfalls():
 
 
 def test_remedies_are_concrete_recipe_changes():
-    config = {"loss": {"name": "vanilla"}, "optim_g": {"lr": 2e-4}, "optim_d": {"lr": 1e-3, "clip_norm": 0.0},
-              "model": {"pack": 1, "d_dropout": 0.0}, "train": {"n_critic": 5}}
+    config = {"game": "toy", "loss": {"name": "vanilla"}, "optim_g": {"lr": 2e-4},
+              "optim_d": {"lr": 1e-3, "clip_norm": 0.0}, "model": {"pack": 1, "d_dropout": 0.0},
+              "train": {"n_critic": 5}}
     for pitfall in PITFALLS:
         text = remedy(pitfall, config)
         assert text.startswith("--set ") and all(re.fullmatch(r"[\w.]+=\S+", c) for c in text.split("--set ")[1:]
                                                   for c in [c.strip()]), text
     assert "optim_d.lr=0.0001" in remedy("non_finite", config)
     assert "model.pack=4" in remedy("mode_collapse", config)
-    assert remedy("mode_collapse", {**config, "model": {"signal": "gumbel", "beta_max": 1.0}}) == "--set model.beta_max=100"
+    text = {**config, "game": "text"}
+    assert remedy("mode_collapse", {**text, "model": {"signal": "gumbel", "beta_max": 1.0}}) == "--set model.beta_max=100"
     assert "train.n_critic=2" in remedy("g_underfitting", config)
-    assert "loss.instance_noise=0.1" in remedy("d_overfitting", config)
-    assert "instance_noise" not in remedy("d_overfitting", {**config, "model": {"signal": "pg"}})  # token inputs
+    # D built without dropout layers: more dropout is for the next run, and instance noise applies now
+    assert remedy("d_overfitting", config) == "--set model.d_dropout=0.1 --set loss.instance_noise=0.1"
+    assert remedy("d_overfitting", {**config, "model": {"d_dropout": 0.2}}) == "--set model.d_dropout=0.3"
+    no_dropout = {**config, "model": {"pack": 1}}
+    assert remedy("d_overfitting", no_dropout) == "--set loss.instance_noise=0.1"
+    assert remedy("d_overfitting", {**text, "model": {"signal": "pg"}}) == "--set optim_d.weight_decay=0.0001"
+
+
+def test_a_rung_that_needs_a_new_run_is_advised_beside_the_first_live_one():
+    config = {"game": "toy", "loss": {"name": "ns"}, "optim_g": {"lr": 2e-4}, "optim_d": {"lr": 1e-3},
+              "model": {"pack": 1}}
+    collapse = remedy_for("mode_collapse", config)
+    assert collapse.action == "apply" and [(c.key, c.restart) for c in collapse.changes] == [
+        ("model.pack", True), ("loss.r1_weight", False)]
+    assert remedy_for("mode_collapse", {**config, "game": "text", "model": {"signal": "pg"}}).advice() == (
+        "--set optim_g.lr=0.0001 --set optim_d.lr=0.0005")
+    assert remedy_for("mode_collapse", {**config, "game": "text", "model": {"signal": "gumbel", "beta_max": 1000.0},
+                                        }).changes[0].new == 10_000.0
+    underfit = remedy_for("g_underfitting", {**config, "model": {"g_hidden": 64}})
+    assert underfit.action == "stop" and all(c.restart for c in underfit.changes)
+
+
+@pytest.mark.parametrize("pitfall", PITFALLS)
+@pytest.mark.parametrize("game,config", [
+    ("toy", {"loss": {"name": "vanilla"}, "model": {"pack": 1, "d_dropout": 0.2}, "train": {"n_critic": 2}}),
+    ("toy", {"loss": {"name": "wgan-gp"}, "model": {"pack": 2, "d_dropout": 0.0}, "train": {"ema_decay": 0.99}}),
+    ("text", {"loss": {"name": "rsgan"}, "model": {"signal": "gumbel", "beta_max": 10.0, "d_dropout": 0.25}}),
+    ("text", {"loss": {"name": "ns"}, "model": {"signal": "pg", "d_dropout": 0.5}}),
+])
+def test_the_live_doctor_carries_out_exactly_the_printed_advice(tmp_path, pitfall, game, config):
+    """One remedy table: what `textgan doctor` prints for a pitfall is what the live doctor does."""
+    recipe = tiny_recipe(tmp_path, game, config)
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    doctor = attach_doctor(trainer)
+    doctor.take_snapshot()
+    done = remedy_for(pitfall, recipe.to_dict())  # what `textgan doctor` prints for this recipe
+    printed = remedy(pitfall, recipe.to_dict())
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    doctor.carry_out(Finding(pitfall, "critical", 1, 1, "test", printed), log)
+    log.close()
+    (action,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert action["doctor_action"] == done.action
+    assert " ".join(f"--set {Change(k, old, new, '').as_set()}" for k, (old, new) in action["changes"].items()) == printed
+    after = recipe.to_dict()
+    for change in done.changes:
+        section, name = change.key.split(".")
+        applied = not change.restart and done.action != "stop"
+        assert (after[section][name] == change.new) == applied or change.old == change.new, change
 
 
 # ----------------------------------------------------------------------------- CLI and report
@@ -345,6 +394,22 @@ doctor: {mode: MODE, every: 2, window: 10}
 """
 
 
+def tiny_recipe(tmp_path: Path, game: str, sections: dict):
+    """A tiny toy or text (random oracle) recipe in auto mode, its sections updated from `sections`."""
+    if game == "toy":
+        raw = yaml.safe_load(TINY.replace("STEPS", "4").replace("LR", "0.001").replace("MODE", "auto")
+                             .replace("OPT", "adam"))
+    else:
+        raw = {"game": "text", "data": {"source": "oracle", "oracle": "random", "oracle_vocab": 30, "seq_len": 6,
+                                        "n_train": 64, "n_heldout": 32, "n_eval": 40},
+               "model": {"emb_dim": 8, "hidden_dim": 8, "d_emb_dim": 8, "num_rep": 4, "d_filter_sizes": [2, 3],
+                         "d_num_filters": [8, 8]},
+               "train": {"batch_size": 8, "steps": 4, "pretrain_steps": 2}, "doctor": {"mode": "auto"}}
+    for section, values in sections.items():
+        raw[section] = {**raw.get(section, {}), **values}
+    return recipe_from_dict(raw)
+
+
 def tiny(tmp_path: Path, steps: int, lr: float, mode: str, opt: str = "sgd") -> Path:
     path = tmp_path / f"tiny_{mode}.yaml"
     path.write_text(TINY.replace("STEPS", str(steps)).replace("LR", str(lr)).replace("MODE", mode).replace("OPT", opt))
@@ -363,7 +428,7 @@ def test_auto_rolls_back_on_nan_and_never_saves_a_non_finite_checkpoint(tmp_path
         state = load_checkpoint(ckpt)
         for part in ("generator", "discriminator"):
             assert all(torch.isfinite(t).all() for t in state[part].values() if t.is_floating_point())
-        assert state["doctor"]["counts"] and state["doctor"]["lr_scale"] < 1
+        assert state["doctor"]["counts"] and state["doctor"]["overrides"]["optim_g.lr"] < 10.0
     assert max(r["step"] for r in training_records(records)) == 40
 
 
@@ -398,25 +463,56 @@ def test_cycling_losses_come_before_the_collapse_they_cause():
     assert findings[1].severity == "warning" and "hopping" in findings[1].evidence
 
 
+def carry_out(doctor: LiveDoctor, pitfall: str, tmp_path: Path) -> dict:
+    """The doctor's remedy for `pitfall`, carried out now; its logged action record."""
+    log = MetricsLog(tmp_path / "actions.jsonl")
+    doctor.carry_out(Finding(pitfall, "warning", 1, 1, "test", ""), log)
+    log.close()
+    return json.loads((tmp_path / "actions.jsonl").read_text().splitlines()[-1])
+
+
 def test_collapse_remedy_adds_r1_and_makes_a_saturating_loss_non_saturating(tmp_path):
     recipe = load_recipe(tiny(tmp_path, 4, 1e-3, "auto"), ["loss.name=vanilla"])
     trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
-    action, detail, changes = trainer.doctor._strengthen_penalty()
-    assert action == "r1_weight" and changes == {"loss.r1_weight": (0.0, 0.1), "loss.name": ("vanilla", "ns")}
-    assert "vanilla -> ns" in detail
-    assert trainer.recipe.loss.r1_weight == 0.1 and type(trainer.loss) is type(get_loss("ns"))
-    _, _, again = trainer.doctor._strengthen_penalty()  # the loss is already non-saturating: R1 only
-    assert again == {"loss.r1_weight": (0.1, 1.0)}
+    doctor = attach_doctor(trainer)
+    action = carry_out(doctor, "mode_collapse", tmp_path)
+    assert action["doctor_action"] == "apply"
+    assert action["changes"] == {"model.pack": [1, 4], "loss.r1_weight": [0.0, 0.1], "loss.name": ["vanilla", "ns"]}
+    assert "loss.name vanilla -> ns" in action["detail"] and "model.pack 1 -> 4 (next run)" in action["detail"]
+    assert trainer.recipe.loss.r1_weight == 0.1 and trainer.players.objective.loss.name == "ns"
+    assert trainer.recipe.model.pack == 1  # the next run's change is advice, not applied
+    again = carry_out(doctor, "mode_collapse", tmp_path)  # the loss is already non-saturating: R1 only
+    assert again["changes"] == {"model.pack": [1, 4], "loss.r1_weight": [0.1, 1.0]}
 
 
 def test_overfitting_remedy_without_dropout_adds_instance_noise_then_weight_decay(tmp_path):
     recipe = load_recipe(tiny(tmp_path, 4, 1e-3, "auto"), ["optim_d.name=adam"])
     trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
-    steps = [trainer.doctor._regularise_d() for _ in range(4)]
-    assert [action for action, _, _ in steps] == ["instance_noise"] * 3 + ["weight_decay"]
-    assert steps[0][2] == {"loss.instance_noise": (0.0, 0.1)} and trainer.recipe.loss.instance_noise == 0.3
+    doctor = attach_doctor(trainer)
+    steps = [carry_out(doctor, "d_overfitting", tmp_path)["changes"] for _ in range(4)]
+    # D has no dropout layers (model.d_dropout 0): dropout is advice for the next run, noise applies now
+    assert [list(s) for s in steps] == [["model.d_dropout", "loss.instance_noise"]] * 3 + [
+        ["model.d_dropout", "optim_d.weight_decay"]]
+    assert steps[0]["loss.instance_noise"] == [0.0, 0.1] and trainer.recipe.loss.instance_noise == 0.3
+    assert trainer.recipe.model.d_dropout == 0.0
     assert trainer.recipe.loss.instance_noise_anneal_steps == 0  # held, not annealed away
-    assert all(group["weight_decay"] == 1e-4 for group in trainer.opt_d.param_groups)
+    assert all(group["weight_decay"] == 1e-4 for group in trainer.players.d.optimizer.param_groups)
+    assert doctor.overrides == {"loss.instance_noise": 0.3, "optim_d.weight_decay": 1e-4}
+
+
+def test_a_learning_rate_change_keeps_the_point_of_the_schedule_and_survives_a_rollback(tmp_path):
+    recipe = load_recipe(tiny(tmp_path, 4, 1e-3, "auto"), ["optim_g.schedule=linear"])
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    doctor = attach_doctor(trainer)
+    doctor.take_snapshot()
+    g = trainer.players.g
+    g.optimizer.step()
+    g.schedule.step()
+    before = g.lr
+    carry_out(doctor, "non_finite", tmp_path)  # rolls back to the snapshot, then x lr_factor
+    assert g.schedule.base_lrs == [pytest.approx(1e-4)] and g.lr == pytest.approx(1e-4)
+    assert before < 1e-3 and trainer.recipe.optim_g.lr == pytest.approx(1e-4)
+    assert trainer.recipe.optim_g.clip_norm == 10.0
 
 
 @pytest.mark.parametrize("content,message", [
@@ -432,3 +528,21 @@ def test_damaged_metrics_files_are_one_error_line(tmp_path, capsys, content, mes
         assert main(command) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+
+
+def test_a_run_whose_model_the_doctor_changed_resumes_with_the_change(tmp_path):
+    sections = {"model": {"signal": "pg", "d_dropout": 0.25}}
+    recipe = tiny_recipe(tmp_path, "text", sections)
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    carry_out(attach_doctor(trainer), "d_overfitting", tmp_path)
+    assert trainer.recipe.model.d_dropout == 0.35
+    trainer.checkpoint_dir.mkdir(parents=True)
+    trainer.save("last.pt")
+
+    fresh = tiny_recipe(tmp_path, "text", sections)  # the recipe file, as the user runs it again
+    resumed = Trainer(fresh, build_game(fresh, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    attach_doctor(resumed)
+    resumed.resume()
+    assert resumed.recipe.model.d_dropout == 0.35
+    drops = [m.p for m in resumed.game.discriminator.modules() if isinstance(m, torch.nn.Dropout)]
+    assert drops and all(p == 0.35 for p in drops)

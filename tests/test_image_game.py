@@ -87,7 +87,7 @@ def test_second_run_reuses_the_cached_classifier_and_resumes(tiny_run):
 
 def test_grid_uses_fixed_noise(tiny_run, tmp_path: Path, monkeypatch):
     """The grid's images come from fixed noise (its caption's metrics use fresh noise and may differ)."""
-    from textgan.config import load_recipe
+    from textgan.games import load_recipe
     from textgan.image import game as image_game
 
     drawn = []
@@ -125,8 +125,8 @@ def test_bad_input_exits_2_with_one_error_line(tmp_path: Path, capsys, overrides
 
 @pytest.mark.parametrize("name", ["dcgan_mnist", "dcgan_cifar10", "sngan_cifar10"])
 def test_bundled_recipes_validate(name):
-    from textgan.cli import RECIPES_DIR
-    from textgan.config import load_recipe
+    from textgan.games import load_recipe
+    from textgan.storage import RECIPES_DIR
 
     recipe = load_recipe(RECIPES_DIR / f"{name}.yaml")
     assert recipe.game == "image" and recipe.description
@@ -173,20 +173,26 @@ def test_a_corrupt_classifier_cache_is_retrained(tmp_path: Path, capsys):
     assert acc_again == acc and capsys.readouterr().err == ""
 
 
-@pytest.mark.parametrize("overrides,remedied", [
-    ([], "DiffAugment color,translation,cutout probability 0.00 -> 0.30"),  # ADA's p
-    (["model.ada=false", "model.augment_p=0.2"], "DiffAugment color,translation,cutout probability 0.20 -> 0.50"),
-    (["model.augment=", "model.ada=false"], None),  # no augmentation: the core's remedy applies
+@pytest.mark.parametrize("overrides,changes", [
+    ([], {"model.ada_target": (0.6, 0.4, False)}),  # ADA aims lower: p settles higher
+    (["model.ada=false", "model.augment_p=0.2"], {"model.augment_p": (0.2, 0.5, False)}),
+    (["model.augment=", "model.ada=false"], {"model.augment": ("", "color,translation,cutout", True),
+                                             "model.ada": (False, True, True)}),  # for the next run
 ])
-def test_overfitting_hook_raises_the_recipes_augmentation(tiny_run, overrides, remedied):
-    from textgan.config import load_recipe
-    from textgan.image.game import build_game
+def test_overfitting_rung_raises_the_recipes_augmentation(tiny_run, overrides, changes):
+    from textgan.games import build_game, load_recipe
+    from textgan.image.game import doctor_changes
 
     recipe, _ = tiny_run
-    game = build_game(load_recipe(recipe, overrides), torch.device("cpu"))
-    assert game.apply_remedy("mode_collapse") is None
-    assert game.apply_remedy("d_overfitting") == remedied
-    if remedied and "model.ada=false" in overrides:  # a fixed probability is part of the checkpoint
-        fresh = build_game(load_recipe(recipe, overrides), torch.device("cpu"))
-        fresh.load_state_dict(game.state_dict())
-        assert fresh.augment_p == 0.5
+    loaded = load_recipe(recipe, overrides)
+    config = loaded.to_dict()
+    assert doctor_changes("mode_collapse", config) == []
+    proposed = doctor_changes("d_overfitting", config)
+    assert {c.key: (c.old, c.new, c.restart) for c in proposed} == changes
+    game = build_game(loaded, torch.device("cpu"))
+    for c in proposed:
+        if not c.restart:
+            game.set_model_option(c.key.split(".")[1], c.new)
+    assert game.augment_p == (0.5 if "model.augment_p=0.2" in overrides else 0.0 if game.ada else 1.0)
+    if game.ada:
+        assert game.ada.target == 0.4

@@ -22,7 +22,6 @@ from textgan.image.features import (
 )
 from textgan.image.inception import (
     InceptionV3,
-    download_weights,
     load_inception,
     resize_like_tensorflow1,
     to_pixels,
@@ -243,16 +242,6 @@ def test_default_extractor_finds_weights_in_the_weights_dir(tmp_path, monkeypatc
     extractor = default_extractor()
     digest = hashlib.sha256(weights_file.read_bytes()).hexdigest()
     assert extractor.name == f"inception-pt:{digest[:16]}"
-
-
-def test_download_checks_the_hash_prefix(tmp_path):
-    source = tmp_path / "source.pth"
-    source.write_bytes(b"weights")
-    prefix = hashlib.sha256(b"weights").hexdigest()[:8]
-    assert download_weights(tmp_path / "w" / "ok.pth", source.as_uri(), prefix).read_bytes() == b"weights"
-    with pytest.raises(UserError, match="could not download"):
-        download_weights(tmp_path / "w" / "bad.pth", source.as_uri())  # the real prefix does not match
-    assert not (tmp_path / "w" / "bad.pth").exists()
 
 
 class Counting(nn.Module):

@@ -10,10 +10,9 @@ import torch
 import yaml
 
 from textgan.cli import main
-from textgan.config import load_recipe
 from textgan.core.checkpoint import load_checkpoint
 from textgan.core.trainer import Trainer
-from textgan.games import build_game
+from textgan.games import build_game, load_recipe
 
 torch.set_num_threads(1)
 

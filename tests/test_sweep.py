@@ -11,9 +11,10 @@ import yaml
 from test_text_game import ORACLE, TINY_MODEL, WORDS, error_line, text_recipe, write_corpus
 
 from textgan.cli import main
-from textgan.config import recipe_from_dict, save_recipe
+from textgan.config import save_recipe
 from textgan.errors import UserError
 from textgan.evaluate import evaluate_text
+from textgan.games import recipe_from_dict
 from textgan.metrics import nll_gen, nll_oracle
 from textgan.sweep import Tempered, format_table, plot_sweep, sweep
 from textgan.text.generators import LSTMGenerator

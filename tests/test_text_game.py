@@ -10,9 +10,10 @@ import torch
 from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 
 from textgan.cli import main
-from textgan.config import load_recipe, recipe_from_dict
-from textgan.core.losses import get_loss
+from textgan.config import LossConfig
+from textgan.core.objective import Objective
 from textgan.evaluate import GROUPS, evaluate_text
+from textgan.games import load_recipe, recipe_from_dict
 from textgan.text import game as text_game
 from textgan.text.game import build_game
 from textgan.text.tokenize import WordTokenizer
@@ -35,7 +36,7 @@ def test_gumbel_gradients_flow_through_d_into_the_generator():
     game = oracle_game("gumbel", beta_max=10)
     game.on_step(3, 4)
     assert 1 < game.beta <= 10
-    loss, _ = game.generator_loss(get_loss("rsgan"), 8)
+    loss, _ = game.generator_loss(Objective(LossConfig("rsgan")), 8)
     loss.backward()
     for name, p in game.generator.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
@@ -62,7 +63,7 @@ def test_pg_rewards_land_on_the_right_sample_and_position(monkeypatch):
 
     monkeypatch.setattr(game, "_scorer", scorer)
     monkeypatch.setattr(text_game, "mc_rollout_rewards", spy)
-    loss, logged = game.generator_loss(get_loss("vanilla"), 8)
+    loss, logged = game.generator_loss(Objective(LossConfig("vanilla")), 8)
     loss.backward()
     samples, rewards = seen["samples"], seen["rewards"]
     assert rewards.shape == samples.shape == (8, 6)
@@ -75,7 +76,7 @@ def test_pg_rewards_land_on_the_right_sample_and_position(monkeypatch):
 
 def test_maligan_rewards_are_per_sequence():
     game = oracle_game("pg", pg_reward="maligan")
-    loss, logged = game.generator_loss(get_loss("vanilla"), 8)
+    loss, logged = game.generator_loss(Objective(LossConfig("vanilla")), 8)
     assert torch.isfinite(loss) and abs(logged["reward_mean"]) < 1e-6  # normalised weights minus 1/B
 
 

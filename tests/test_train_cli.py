@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 
-from textgan.cli import RECIPES_DIR, main
-from textgan.config import load_recipe
+from textgan.cli import main
+from textgan.games import load_recipe
+from textgan.storage import RECIPES_DIR
 
 TINY = """\
 name: tiny

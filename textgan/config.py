@@ -1,8 +1,10 @@
 """Typed recipes: dataclasses, YAML loading with `yaml.safe_load`, `--set a.b=c` overrides, validation.
 
 A recipe is plain YAML. Its sections map onto the dataclasses below; `data` and `model` are typed by
-the game the recipe names (see `textgan.games`). Every mistake (unknown key, wrong type, bad value)
-raises `UserError` naming the key, and unknown keys suggest the nearest valid one.
+the game the recipe names, which the caller resolves: `parse_recipe` takes a function from a game's
+name to its `data` and `model` dataclasses, so that this module imports no game (the game-aware
+`load_recipe` and `recipe_from_dict` are in `textgan.games`). Every mistake (unknown key, wrong type,
+bad value) raises `UserError` naming the key, and unknown keys suggest the nearest valid one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +25,14 @@ from typing import Any
 import yaml
 
 from textgan.errors import UserError
+from textgan.storage import atomic_write_text
 
-LOSSES = ("vanilla", "ns", "lsgan", "wgan", "wgan-gp", "hinge", "rsgan", "rasgan")
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "adagrad", "adadelta", "sgd")
 SCHEDULES = ("constant", "linear", "cosine", "step", "exponential")
 INITS = ("default", "xavier", "orthogonal", "normal")
 _FLOAT_LITERAL = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 PATH = {"path": True}  # field metadata: a value that may name a file or folder (resolved beside the recipe)
+SectionTypes = Callable[[str], tuple[type, type]]  # a game's name -> its (DataConfig, ModelConfig)
 
 
 @dataclass
@@ -75,10 +79,12 @@ class LossConfig:
     wgan_clip: float = 0.01
 
     def validate(self) -> None:
-        check_choice(self.name, LOSSES, "loss.name")
+        from textgan.core.losses import LOSSES  # the loss table; torch only once a recipe is checked
+
+        check_choice(self.name, tuple(LOSSES), "loss.name")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UserError(f"loss.label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.label_smoothing and self.name in ("wgan", "wgan-gp", "hinge"):
+        if self.label_smoothing and not LOSSES[self.name].takes_labels:
             raise UserError(f"loss.label_smoothing has no meaning for the {self.name} loss; set it to 0")
         for key in ("instance_noise", "instance_noise_anneal_steps", "r1_weight", "wgan_clip"):
             check_non_negative(getattr(self, key), f"loss.{key}")
@@ -175,7 +181,7 @@ DOCTOR_MODES = ("off", "warn", "auto")
 
 @dataclass
 class DoctorConfig:
-    """The GAN doctor's thresholds (see `textgan.core.doctor`) and what it does while training:
+    """The GAN doctor's thresholds (see `textgan.doctor.detect`) and what it does while training:
     `off` (default) nothing, `warn` prints and logs findings, `auto` also applies the remedies.
 
     Windows count logged records (one per `train.log_every` steps); a trailing-window condition
@@ -256,11 +262,9 @@ class Recipe:
         return _to_plain(dataclasses.asdict(self))
 
 
-def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Read a YAML recipe, apply `key.path=value` overrides, and build the validated `Recipe`. A
-    relative file path in the recipe is taken from the recipe's folder when it exists there (a recipe
-    copied beside its corpus works from any directory), else as given: a data set name, a hub name or
-    a path from the working directory, as paths given with --set always are."""
+def read_recipe_file(path: str | Path) -> dict[str, Any]:
+    """The YAML mapping a recipe file holds (not yet checked against the dataclasses); UserError when
+    the file is missing, not UTF-8, not YAML or not a mapping."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"recipe file not found: {path}")
@@ -272,18 +276,19 @@ def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raise UserError(f"recipe {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, dict):
         raise UserError(f"recipe {path} must be a YAML mapping of sections, got {type(raw).__name__}")
-    return recipe_from_dict(raw, overrides, beside=path.parent)
+    return raw
 
 
-def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | tuple[str, ...] = (),
-                     beside: Path | None = None) -> Recipe:
+def parse_recipe(raw: dict[str, Any], section_types: SectionTypes, overrides: list[str] | tuple[str, ...] = (),
+                 beside: Path | None = None) -> Recipe:
     """Build a `Recipe` from plain data (as read from YAML), applying overrides first; with `beside`,
-    the file paths in `raw` that exist relative to that folder become absolute paths there."""
-    from textgan.games import game_config_types
-
+    the file paths in `raw` that exist relative to that folder become absolute paths there.
+    `section_types(game)` gives the `data` and `model` dataclasses of the game the recipe names
+    (`textgan.games.game_config_types`); it is asked again after the overrides, which may name
+    another game."""
     raw = _deep_copy(raw)
     if beside is not None and isinstance(raw.get("game"), str):
-        data_cls, model_cls = game_config_types(raw["game"])
+        data_cls, model_cls = section_types(raw["game"])
         for section, cls in (("train", TrainConfig), ("data", data_cls), ("model", model_cls)):
             _paths_beside(raw.get(section), cls, beside)
     for item in overrides:
@@ -291,7 +296,7 @@ def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]
     game = raw.get("game")
     if not isinstance(game, str):
         raise UserError("recipe must name its game, e.g. `game: toy`")
-    data_cls, model_cls = game_config_types(game)
+    data_cls, model_cls = section_types(game)
     types_by_section = {"data": data_cls, "model": model_cls}
     recipe = _build(Recipe, raw, "", types_by_section)
     recipe.validate()
@@ -300,8 +305,6 @@ def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]
 
 def save_recipe(recipe: Recipe, path: Path) -> None:
     """Write the fully resolved recipe as YAML (atomically)."""
-    from textgan.core.checkpoint import atomic_write_text
-
     atomic_write_text(path, yaml.safe_dump(recipe.to_dict(), sort_keys=False))
 
 

@@ -21,7 +21,7 @@ def keep_freed_cpu_memory() -> bool:
 
     A training step frees and re-allocates the same large tensors every step (a (1280, 5000) logits
     tensor is 26 MB). By default glibc returns such blocks to the kernel, so every step page-faults
-    them in again, zero-filled: 10,600 faults (41 MB) per SeqGAN MLE step, measured. PyTorch's CPU
+    them in again, zero-filled, tens of megabytes per step. PyTorch's CPU
     tuning guide swaps in jemalloc or tcmalloc for this; three `mallopt` settings do it without
     another library: blocks up to 32 MB (glibc's largest mmap threshold) come from the heap, the heap
     grows 512 MB at a time (address space, not memory, until touched) and is never trimmed, so the

@@ -3,26 +3,31 @@ typing the recipe's `data` and `model` sections), `build_game(recipe, device) ->
 `METRIC_PANELS` (how its evaluation metrics and per-step statistics are plotted).
 
 Modules are imported on demand so that a toy run never pays for importing the text stack.
+
+`load_recipe` and `recipe_from_dict` build a validated `Recipe` with the sections of the game it
+names: `textgan.config` parses and checks recipes but knows no game, so the game-aware entry points
+are here.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from textgan.config import Recipe, parse_recipe, read_recipe_file
 from textgan.errors import UserError
 
 if TYPE_CHECKING:
     import torch
 
-    from textgan.config import Recipe
     from textgan.core.game import Game
     from textgan.core.plots import MetricPanel
 
 GAME_MODULES = {
-    "toy": "textgan.image.toy",
+    "toy": "textgan.toy.game",
     "text": "textgan.text.game",
     "image": "textgan.image.game",
 }
@@ -41,6 +46,22 @@ def game_config_types(name: str) -> tuple[type, type]:
     """The dataclasses for the recipe's `data` and `model` sections of game `name`."""
     module = game_module(name)
     return module.DataConfig, module.ModelConfig
+
+
+def load_recipe(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
+    """Read a YAML recipe, apply `key.path=value` overrides, and build the validated `Recipe`. A
+    relative file path in the recipe is taken from the recipe's folder when it exists there (a recipe
+    copied beside its corpus works from any directory), else as given: a data set name, a hub name or
+    a path from the working directory, as paths given with --set always are."""
+    path = Path(path)
+    return parse_recipe(read_recipe_file(path), game_config_types, overrides, beside=path.parent)
+
+
+def recipe_from_dict(raw: dict[str, Any], overrides: list[str] | tuple[str, ...] = (),
+                     beside: Path | None = None) -> Recipe:
+    """Build a `Recipe` from plain data (as read from YAML), applying overrides first; with `beside`,
+    the file paths in `raw` that exist relative to that folder become absolute paths there."""
+    return parse_recipe(raw, game_config_types, overrides, beside)
 
 
 def build_game(recipe: Recipe, device: torch.device) -> Game:

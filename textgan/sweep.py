@@ -145,7 +145,7 @@ def plot_sweep(curves: dict[str, Sequence[dict[str, float]]], path: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from textgan.core.checkpoint import atomic_save_figure
+    from textgan.storage import atomic_save_figure
 
     shared = set.intersection(*(set(rows[0]) for rows in curves.values()))
     pairs = frontier_pairs({k: 0.0 for k in shared})

@@ -1,21 +1,16 @@
-"""Atomic files and checkpoints that resume a run bit-for-bit.
+"""Checkpoints that resume a run bit-for-bit.
 
-Every file is written to a temporary name in the same folder and renamed over the target, so a
-killed process never leaves a half-written file and never destroys the previous version.
-Checkpoints load with `torch.load(weights_only=True)`: they hold only tensors and plain Python data,
-and a digest of all of it, so a file damaged after it was written is refused even where torch can
-still parse it. Files are written with the usual permissions (0644 under the common umask), not the
-temporary file's private 0600.
+A checkpoint is written atomically (`textgan.storage.atomic_torch_save`: a temporary file renamed
+over the target, so a killed process never leaves a half-written one). Checkpoints load with
+`torch.load(weights_only=True)`: they hold only tensors and plain Python data, and a digest of all
+of it, so a file damaged after it was written is refused even where torch can still parse it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,56 +18,9 @@ import numpy as np
 import torch
 
 from textgan.errors import UserError
+from textgan.storage import atomic_torch_save
 
 FORMAT_VERSION = 1
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see either the old or the new file, never a mix."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    _atomic_write(path, write)
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    """`torch.save` through a temporary file and a rename."""
-    _atomic_write(path, lambda tmp: torch.save(obj, tmp))
-
-
-def atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
-    """`numpy.savez` (uncompressed) through a temporary file and a rename."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    _atomic_write(path, write)
-
-
-def atomic_save_figure(fig: Any, path: Path) -> None:
-    """Save a matplotlib figure as PNG through a temporary file and a rename."""
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
 
 
 def rng_state() -> dict[str, Any]:
@@ -171,3 +119,22 @@ def first_difference(saved: Any, wanted: Any, where: str = "") -> str:
             if saved.get(key) != wanted.get(key):
                 return first_difference(saved.get(key), wanted.get(key), f"{where}.{key}" if where else key)
     return f"{where or 'value'} is {saved!r} in the checkpoint but {wanted!r} now"
+
+
+def non_finite_tensors(state: dict[str, Any], parts: tuple[str, ...] = ("generator", "discriminator", "ema")) -> list[str]:
+    """Names of the floating-point tensors in `state[part]` that hold NaN or inf (a checkpoint with
+    any is never written)."""
+    bad = []
+    for part in parts:
+        for name, value in _tensors(state.get(part), part):
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                bad.append(name)
+    return bad
+
+
+def _tensors(obj: Any, prefix: str) -> list[tuple[str, torch.Tensor]]:
+    if isinstance(obj, torch.Tensor):
+        return [(prefix, obj)]
+    if isinstance(obj, dict):
+        return [t for k, v in obj.items() for t in _tensors(v, f"{prefix}.{k}")]
+    return []

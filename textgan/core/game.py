@@ -9,13 +9,15 @@ Gumbel-softmax text; policy-gradient games override it with a REINFORCE objectiv
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
-from textgan.core.losses import AdversarialLoss
 from textgan.errors import UserError
+
+if TYPE_CHECKING:
+    from textgan.core.objective import Objective
 
 
 class Game:
@@ -48,12 +50,12 @@ class Game:
         """Instance noise on D's inputs (Sønderby et al. 2016); games with discrete inputs override."""
         return x + std * torch.randn_like(x)
 
-    def generator_loss(self, loss: AdversarialLoss, batch_size: int) -> tuple[Tensor, dict[str, float]]:
+    def generator_loss(self, objective: Objective, batch_size: int) -> tuple[Tensor, dict[str, float]]:
         """The generator's objective for one step, plus any numbers worth logging."""
         fake = self.fake_batch(batch_size)
         d_fake = self.discriminate(fake)
-        d_real = self.discriminate(self.real_batch()) if loss.g_needs_real else None
-        return loss.g_loss(d_real, d_fake), {}
+        d_real = self.discriminate(self.real_batch()) if objective.g_needs_real else None
+        return objective.g_loss(d_real, d_fake), {}
 
     def pretrain_loss(self, batch_size: int) -> Tensor:
         """The generator's maximum-likelihood loss on a batch of real data (`train.pretrain_steps`)."""
@@ -69,12 +71,10 @@ class Game:
         just trained on, e.g. to adapt an augmentation probability from r_t; returns values to log."""
         return {}
 
-    def apply_remedy(self, pitfall: str) -> str | None:
-        """The doctor's hook (`doctor.mode: auto`): apply this game's own remedy for `pitfall` (e.g. a
-        higher augmentation probability for `d_overfitting`, a higher Gumbel temperature for
-        `mode_collapse`) and describe the change, or return None to let the trainer's generic remedy
-        run. The change must survive a resume (keep it in `state_dict`)."""
-        return None
+    def set_model_option(self, name: str, value: Any) -> None:
+        """The recipe's `model.<name>` was changed to `value` while training (a live doctor's remedy,
+        which the game's module proposed): bring what the game derived from it up to date. A game
+        that reads its model section live has nothing to do."""
 
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         """Metrics of `generator` (the EMA copy when EMA is on); may write samples/plots to `out_dir`."""

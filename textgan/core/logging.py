@@ -8,8 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from textgan.core.checkpoint import atomic_write_text
+from textgan.core import schema
 from textgan.errors import UserError
+from textgan.storage import atomic_write_text
 
 
 def clean_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def clean_record(record: dict[str, Any]) -> dict[str, Any]:
             value = None
         out[key] = value
     if bad:
-        out["non_finite"] = bad
+        out[schema.NON_FINITE] = bad
     return out
 
 
@@ -44,8 +45,8 @@ class MetricsLog:
         self._fh.flush()
         if self._tb is not None:
             for key, value in record.items():
-                if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
-                    self._tb.add_scalar(key, value, record["step"])
+                if key != schema.STEP and isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self._tb.add_scalar(key, value, record[schema.STEP])
 
     def close(self) -> None:
         self._fh.close()
@@ -74,7 +75,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             if number == len(lines):
                 break  # torn by a killed writer
             raise UserError(f"{path}, line {number}: not JSON") from None
-        if not isinstance(record, dict) or not isinstance(record.get("step"), (int, float)):
+        if not isinstance(record, dict) or not isinstance(record.get(schema.STEP), (int, float)):
             raise UserError(f"{path}, line {number}: not a metrics record (a JSON object with a numeric step)")
         records.append(record)
     return records
@@ -82,10 +83,24 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 
 def truncate_metrics(path: Path, last_step: int) -> None:
     """Keep only the records up to `last_step` (used when a run resumes from a checkpoint)."""
-    kept = [r for r in read_metrics(path) if r.get("step", 0) <= last_step]
+    kept = [r for r in read_metrics(path) if r.get(schema.STEP, 0) <= last_step]
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     """`summary.json`: flat `name: number` of the final metrics."""
     atomic_write_text(path, json.dumps(clean_record(summary), indent=2, sort_keys=True) + "\n")
+
+
+def training_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The per-step records of a metrics log on the run's final timeline: without the live doctor's
+    own records, and without the records a rollback superseded (a later record with a lower or
+    equal step cuts everything logged from that step on before it)."""
+    kept: list[dict[str, Any]] = []
+    floor = math.inf
+    for r in reversed(records):
+        step = r.get(schema.STEP)
+        if isinstance(step, int) and not any(k in r for k in schema.DOCTOR_KEYS) and step < floor:
+            kept.append(r)
+            floor = step
+    return kept[::-1]

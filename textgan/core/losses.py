@@ -1,8 +1,10 @@
-"""Adversarial losses by name. D always outputs logits; probabilities appear only where reported.
+"""Adversarial losses by name: the one table of loss facts. D always outputs logits; probabilities
+appear only where reported.
 
 Each loss is a pair of functions of the discriminator's logits on a real and a fake batch:
 `d_loss(real, fake, smoothing)` (minimised by D) and `g_loss(real, fake)` (minimised by G).
-`smoothing` is one-sided label smoothing: the real target becomes 1 - smoothing.
+`smoothing` is one-sided label smoothing: the real target becomes 1 - smoothing; only a loss that
+compares D's outputs with labels (`takes_labels`) has a target to smooth.
 """
 
 from __future__ import annotations
@@ -81,30 +83,28 @@ def _rasgan_g(real: Tensor, fake: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class AdversarialLoss:
-    """A named pair of D and G objectives on logits."""
+    """A named pair of D and G objectives on logits, and what they need: labels (which label
+    smoothing softens; the critic losses have none), D's outputs on reals in G's loss (the
+    relativistic losses), WGAN's weight clipping."""
 
     name: str
     d_loss: Callable[[Tensor, Tensor, float], Tensor]
     g_loss: Callable[[Tensor | None, Tensor], Tensor]
     g_needs_real: bool = False
     weight_clip: bool = False
+    takes_labels: bool = True
 
 
 LOSSES: dict[str, AdversarialLoss] = {
     "vanilla": AdversarialLoss("vanilla", _vanilla_d, _saturating_g),
     "ns": AdversarialLoss("ns", _vanilla_d, _non_saturating_g),
     "lsgan": AdversarialLoss("lsgan", _lsgan_d, _lsgan_g),
-    "wgan": AdversarialLoss("wgan", _wasserstein_d, _wasserstein_g, weight_clip=True),
-    "wgan-gp": AdversarialLoss("wgan-gp", _wasserstein_d, _wasserstein_g),
-    "hinge": AdversarialLoss("hinge", _hinge_d, _wasserstein_g),
+    "wgan": AdversarialLoss("wgan", _wasserstein_d, _wasserstein_g, weight_clip=True, takes_labels=False),
+    "wgan-gp": AdversarialLoss("wgan-gp", _wasserstein_d, _wasserstein_g, takes_labels=False),
+    "hinge": AdversarialLoss("hinge", _hinge_d, _wasserstein_g, takes_labels=False),
     "rsgan": AdversarialLoss("rsgan", _rsgan_d, _rsgan_g, g_needs_real=True),
     "rasgan": AdversarialLoss("rasgan", _rasgan_d, _rasgan_g, g_needs_real=True),
 }
-
-
-def get_loss(name: str) -> AdversarialLoss:
-    """The loss called `name` (see `LOSSES`)."""
-    return LOSSES[name]
 
 
 def d_accuracy(real: Tensor, fake: Tensor) -> tuple[float, float]:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textgan.core.checkpoint import atomic_save_figure
-from textgan.core.doctor import training_records
-from textgan.core.logging import read_metrics
+from textgan.core import schema
+from textgan.core.logging import read_metrics, training_records
 from textgan.errors import UserError
+from textgan.storage import atomic_save_figure
 
 MARKERS_BELOW = 40  # a series with fewer points gets markers (single evaluations stay visible)
 
@@ -29,17 +29,17 @@ class MetricPanel:
 
 
 TRAINER_PANELS = (
-    MetricPanel("losses", ("d_loss", "g_loss", "mle_loss")),
+    MetricPanel("losses", (schema.D_LOSS, schema.G_LOSS, schema.MLE_LOSS)),
     MetricPanel("D logits: training reals, fakes, training slice, held-out reals",
-                ("d_real", "d_fake", "d_train_slice", "d_heldout")),
-    MetricPanel("D accuracy on reals and fakes (0-1)", ("d_acc_real", "d_acc_fake")),
-    MetricPanel("gradient norm before clipping", ("grad_norm_g", "grad_norm_d"), log_y=True),
-    MetricPanel("r_t = E[sign D(x)] (-1 to 1)", ("rt", "rt_train_slice", "rt_heldout")),
-    MetricPanel("learning rates", ("lr_g", "lr_d", "lr_pretrain"), log_y=True),
-    MetricPanel("gradient penalties (GP, R1)", ("gp", "r1")),
-    MetricPanel("instance noise (std)", ("instance_noise",)),
+                (schema.D_REAL, schema.D_FAKE, schema.D_TRAIN_SLICE, schema.D_HELDOUT)),
+    MetricPanel("D accuracy on reals and fakes (0-1)", (schema.D_ACC_REAL, schema.D_ACC_FAKE)),
+    MetricPanel("gradient norm before clipping", (schema.GRAD_NORM_G, schema.GRAD_NORM_D), log_y=True),
+    MetricPanel("r_t = E[sign D(x)] (-1 to 1)", (schema.RT, schema.RT_TRAIN_SLICE, schema.RT_HELDOUT)),
+    MetricPanel("learning rates", (schema.LR_G, schema.LR_D, schema.LR_PRETRAIN), log_y=True),
+    MetricPanel("gradient penalties (GP, R1)", (schema.GP, schema.R1)),
+    MetricPanel("instance noise (std)", (schema.INSTANCE_NOISE,)),
 )
-NOT_PLOTTED = {"step", "step_time_s", "non_finite"}
+NOT_PLOTTED = {schema.STEP, schema.STEP_TIME_S, schema.NON_FINITE}
 
 
 def panel_series(records: list[dict[str, Any]], game_panels: Sequence[MetricPanel]
@@ -51,7 +51,7 @@ def panel_series(records: list[dict[str, Any]], game_panels: Sequence[MetricPane
     for r in training_records(records):
         for k, v in r.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_PLOTTED:
-                numeric.setdefault(k, []).append((r["step"], v))
+                numeric.setdefault(k, []).append((r[schema.STEP], v))
     panels = [*TRAINER_PANELS, *game_panels]
     named = {k for p in panels for k in p.keys}
     panels += [MetricPanel(k, (k,)) for k in sorted(set(numeric) - named) if not k.endswith("_std")]
@@ -118,10 +118,10 @@ def plot_training_curves(run_dir: Path, game_panels: Sequence[MetricPanel] = ())
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax in axes[-1]:
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_xlabel(schema.STEP, fontsize=8)
     if len(panels) % 2 and rows > 1:  # the last row's empty slot: label the panel above it
         axes[-2][1].xaxis.set_tick_params(labelbottom=True)
-        axes[-2][1].set_xlabel("step", fontsize=8)
+        axes[-2][1].set_xlabel(schema.STEP, fontsize=8)
     fig.tight_layout()
     path = run_dir / "curves.png"
     atomic_save_figure(fig, path)

@@ -52,6 +52,13 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
+def set_dropout(module: nn.Module, p: float) -> None:
+    """Set the probability of every dropout layer inside `module` (a changed `model.d_dropout`)."""
+    for m in module.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = p
+
+
 def init_weights(module: nn.Module, scheme: str) -> None:
     """Initialise Linear/Conv/Embedding weights: `xavier`, `orthogonal`, `normal` (N(0, 0.02), DCGAN)
     or `default` (leave PyTorch's own). Biases are zeroed for the explicit schemes."""

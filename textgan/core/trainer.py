@@ -3,45 +3,47 @@
 One iteration = `n_critic` discriminator steps, then `g_steps` generator steps. Before it, a run may
 pre-train: generator MLE steps (`train.pretrain_steps`, the game's `pretrain_loss`, optimiser
 `optim_pretrain`), then discriminator steps on real versus generated data (`train.pretrain_d_steps`);
-one step counter runs through all phases, so checkpoints and resume need nothing special. Around
-that loop the trainer owns what every GAN needs: optimisers and LR schedules (TTUR through separate configs),
-losses and D regularisers, gradient clipping, EMA of G, evaluation, best checkpoint and early
-stopping, atomic checkpoints that resume bit-for-bit, and the logged signals the doctor reads.
+one step counter runs through all phases, so checkpoints and resume need nothing special. The
+updates themselves are `core.steps` (their objective is `core.objective`); the trainer builds
+what they update (optimisers and LR schedules, TTUR through separate configs, EMA of G), runs the
+loop, evaluates, keeps the best checkpoint and stops early, writes atomic checkpoints that resume
+bit-for-bit, and logs the signals (`core.schema`) that a monitor such as the live doctor reads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 from tqdm.auto import tqdm
 
 from textgan.config import Recipe
 from textgan.core import distributed as dist
 from textgan.core import regularizers as reg
+from textgan.core import schema
 from textgan.core.checkpoint import (
     first_difference,
     load_checkpoint,
+    non_finite_tensors,
     rng_state,
     save_checkpoint,
     set_rng_state,
 )
-from textgan.core.doctor_live import LiveDoctor, non_finite_tensors
 from textgan.core.ema import EMA
 from textgan.core.game import Game
 from textgan.core.logging import MetricsLog, truncate_metrics, write_summary
-from textgan.core.losses import d_accuracy, get_loss
-from textgan.core.optim import build_optimizer, build_scheduler, clip_and_measure
+from textgan.core.objective import Objective
+from textgan.core.optim import build_optimizer, build_scheduler
+from textgan.core.steps import NonFiniteStep, Optimised, Players, adversarial_step, d_step, mle_step
 from textgan.errors import UserError
 
 
@@ -52,6 +54,22 @@ class TrainingDiverged(UserError):
     def __init__(self, message: str, values: dict[str, float] | None = None) -> None:
         super().__init__(message)
         self.values = values or {}
+
+
+class Monitor(Protocol):
+    """What watches a run from inside the loop (the live doctor, `textgan.doctor.live`): it sees every
+    logged record, may stop the run or recover from a divergence through the trainer's public
+    interface, and its state is part of every checkpoint."""
+
+    def take_snapshot(self) -> None: ...
+
+    def after_log(self, record: dict[str, Any], log: MetricsLog) -> bool: ...
+
+    def recover(self, values: dict[str, float], message: str, log: MetricsLog) -> bool: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class RunInterrupted(Exception):
@@ -104,8 +122,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.device = device
         self.cfg = recipe.train
-        self.loss = get_loss(recipe.loss.name)
-        self.gp_weight = recipe.loss.effective_gp_weight
+        self._model_as_built = recipe.to_dict()["model"]  # the signature's: not the live doctor's later changes
         metric, reported = recipe.eval.metric, game.metric_names()
         if metric and reported is not None and metric not in reported:
             raise UserError(f"eval.metric {metric!r} is not computed by this game with this recipe; it reports "
@@ -120,16 +137,24 @@ class Trainer:
         D.to(device)
         dist.broadcast_module(G)
         dist.broadcast_module(D)
-        self.batch_size = dist.local_batch_size(self.cfg.batch_size)  # this process's share of the batch
-        self.opt_g = build_optimizer(G.parameters(), recipe.optim_g)
-        self.opt_d = build_optimizer(D.parameters(), recipe.optim_d)
-        self.sched_g = build_scheduler(self.opt_g, recipe.optim_g, self.cfg.steps)
-        self.sched_d = build_scheduler(self.opt_d, recipe.optim_d, self.cfg.steps)
         if self.cfg.pretrain_steps and type(game).pretrain_loss is Game.pretrain_loss:
             Game.pretrain_loss(game, self.cfg.batch_size)  # raises: this game has no pre-training
-        self.opt_pretrain = build_optimizer(G.parameters(), recipe.optim_pretrain)
-        self.sched_pretrain = build_scheduler(self.opt_pretrain, recipe.optim_pretrain, self.cfg.pretrain_steps)
-        self.ema = EMA(G, self.cfg.ema_decay, self.cfg.ema_start) if self.cfg.ema_decay else None
+
+        def optimised(net: nn.Module, cfg: Any, steps: int) -> Optimised:
+            optimizer = build_optimizer(net.parameters(), cfg)
+            return Optimised(optimizer, build_scheduler(optimizer, cfg, steps), cfg)
+
+        self.players = Players(
+            game, Objective(recipe.loss),
+            g=optimised(G, recipe.optim_g, self.cfg.steps),
+            d=optimised(D, recipe.optim_d, self.cfg.steps),
+            pretrain=optimised(G, recipe.optim_pretrain, self.cfg.pretrain_steps),
+            batch_size=dist.local_batch_size(self.cfg.batch_size),  # this process's share of the batch
+            accumulate=self.cfg.accumulate,
+            ema=EMA(G, self.cfg.ema_decay, self.cfg.ema_start) if self.cfg.ema_decay else None,
+            autocast=self._autocast,
+        )
+        self.ema = self.players.ema
         if self.cfg.compile:  # after the EMA's deep copy, which stays eager
             compile_network(G)
             if self._d_needs_double_backward(recipe):
@@ -146,9 +171,7 @@ class Trainer:
         self.best_step = -1
         self.bad_evals = 0
         self.last_eval: dict[str, float] = {}
-        if recipe.doctor.mode == "auto" and dist.world_size() > 1:
-            raise UserError("doctor.mode auto (rollbacks, live remedies) runs in a single process; use warn under torchrun")
-        self.doctor = LiveDoctor(self) if recipe.doctor.mode != "off" and dist.is_main() else None
+        self.monitor: Monitor | None = None  # set by `textgan.doctor.live.attach_doctor`
         self._seed_rank()
 
     @staticmethod
@@ -172,27 +195,29 @@ class Trainer:
         return {
             "game": r.game,
             "phases": {"pretrain_steps": self.cfg.pretrain_steps, "pretrain_d_steps": self.cfg.pretrain_d_steps},
-            "model": r.to_dict()["model"],
+            "model": self._model_as_built,
             "spectral_norm": self.cfg.spectral_norm,
             "ema": bool(self.cfg.ema_decay),
             "game_signature": self.game.signature(),
         }
 
+    def _optimised(self) -> dict[str, Optimised]:
+        """Each optimiser by its checkpoint name (`opt_g`/`sched_g`, ...) and recipe section (`optim_g`)."""
+        return {"g": self.players.g, "d": self.players.d, "pretrain": self.players.pretrain}
+
     def state_dict(self) -> dict[str, Any]:
+        optimisers = {}
+        for name, o in self._optimised().items():
+            optimisers.update({f"opt_{name}": o.optimizer.state_dict(), f"sched_{name}": o.schedule.state_dict()})
         return {
             "step": self.step,
             "generator": self.game.generator.state_dict(),
             "discriminator": self.game.discriminator.state_dict(),
             "ema": self.ema.state_dict() if self.ema else None,
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "sched_g": self.sched_g.state_dict(),
-            "sched_d": self.sched_d.state_dict(),
-            "opt_pretrain": self.opt_pretrain.state_dict(),
-            "sched_pretrain": self.sched_pretrain.state_dict(),
+            **optimisers,
             "game": self.game.state_dict(),
             "rng": rng_state(),
-            "doctor": self.doctor.state_dict() if self.doctor else None,
+            "doctor": self.monitor.state_dict() if self.monitor else None,
             "trainer": {
                 "wall_time": self.wall_time,
                 "best_value": self.best_value,
@@ -208,20 +233,17 @@ class Trainer:
         self.game.discriminator.load_state_dict(state["discriminator"])
         if self.ema:
             self.ema.load_state_dict(state["ema"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sched_g.load_state_dict(state["sched_g"])
-        self.sched_d.load_state_dict(state["sched_d"])
-        self.opt_pretrain.load_state_dict(state["opt_pretrain"])
-        self.sched_pretrain.load_state_dict(state["sched_pretrain"])
+        for name, o in self._optimised().items():
+            o.optimizer.load_state_dict(state[f"opt_{name}"])
+            o.schedule.load_state_dict(state[f"sched_{name}"])
         self.game.load_state_dict(state["game"])
         set_rng_state(state["rng"])
         t = state["trainer"]
         self.wall_time = t["wall_time"]
         self.best_value, self.best_step, self.bad_evals = t["best_value"], t["best_step"], t["bad_evals"]
         self.last_eval = dict(t["last_eval"])
-        if self.doctor and state.get("doctor"):
-            self.doctor.load_state_dict(state["doctor"])
+        if self.monitor and state.get("doctor"):
+            self.monitor.load_state_dict(state["doctor"])
 
     def save(self, name: str) -> None:
         if not dist.is_main():
@@ -289,42 +311,20 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def _mle_step(self) -> dict[str, float]:
-        G = self.game.generator
-        self.opt_pretrain.zero_grad(set_to_none=True)
-        for _ in range(self.cfg.accumulate):
-            with self._autocast():
-                loss = self.game.pretrain_loss(self.batch_size)
-            (loss / self.cfg.accumulate).backward()
-        dist.average_gradients(G)
-        grad_norm = clip_and_measure(G, self.recipe.optim_pretrain)
-        self._check_finite(loss, grad_norm, "generator (MLE)")
-        self.opt_pretrain.step()
-        self.sched_pretrain.step()
-        if self.ema:
-            self.ema.update(G, self.step)
-        return {"mle_loss": loss.item(), "grad_norm_g": grad_norm, "lr_pretrain": self.opt_pretrain.param_groups[0]["lr"]}
-
-    def _adversarial_step(self) -> dict[str, float]:
-        """One iteration: the game's per-step hook, n_critic D steps, g_steps G steps, LR schedules."""
-        cfg = self.cfg
-        record = dict(self.game.on_step(self.step - cfg.adversarial_start, cfg.steps))
-        for _ in range(cfg.n_critic):
-            record.update(self._d_step())
-        for _ in range(cfg.g_steps):
-            record.update(self._g_step())
-        self.sched_g.step()
-        self.sched_d.step()
-        record.update(lr_g=self.opt_g.param_groups[0]["lr"], lr_d=self.opt_d.param_groups[0]["lr"])
-        return record
-
     def _phase_step(self) -> dict[str, float]:
-        """Run the current step of whichever phase it belongs to."""
-        if self.step <= self.cfg.pretrain_steps:
-            return self._mle_step()
-        if self.step <= self.cfg.adversarial_start:
-            return self._d_step()
-        return self._adversarial_step()
+        """Run the current step of whichever phase it belongs to; a non-finite loss or gradient
+        becomes `TrainingDiverged`, its values logged as the doctor's evidence."""
+        cfg, p = self.cfg, self.players
+        try:
+            if self.step <= cfg.pretrain_steps:
+                return mle_step(p, self.step)
+            if self.step <= cfg.adversarial_start:
+                return d_step(p, self.step)
+            return adversarial_step(p, self.step, self.step - cfg.adversarial_start, cfg.steps, cfg.n_critic,
+                                    cfg.g_steps)
+        except NonFiniteStep as exc:
+            raise TrainingDiverged(f"training diverged at step {self.step}: {exc}; {self._kept_checkpoint()}. Lower "
+                                   "the learning rate or set optim_*.clip_norm", exc.values) from None
 
     @property
     def _final_phase_start(self) -> int:
@@ -334,79 +334,26 @@ class Trainer:
             return cfg.adversarial_start
         return cfg.pretrain_steps if cfg.pretrain_d_steps else 0
 
-    def _d_step(self) -> dict[str, float]:
-        game, D, lcfg = self.game, self.game.discriminator, self.recipe.loss
-        noise = reg.instance_noise_std(lcfg.instance_noise, lcfg.instance_noise_anneal_steps, self.step)
-        self.opt_d.zero_grad(set_to_none=True)
-        stats: dict[str, float] = {}
-        for _ in range(self.cfg.accumulate):
-            real = game.real_batch()
-            with torch.no_grad():
-                fake = game.fake_batch(self.batch_size)
-            if noise:
-                real, fake = game.add_instance_noise(real, noise), game.add_instance_noise(fake, noise)
-            with self._autocast():
-                d_real, d_fake = game.discriminate(real), game.discriminate(fake)
-                loss = self.loss.d_loss(d_real.float(), d_fake.float(), lcfg.label_smoothing)
-                if self.gp_weight:
-                    gp = reg.gradient_penalty(game.discriminate, real, fake)
-                    loss = loss + self.gp_weight * gp
-                    stats["gp"] = gp.item()
-                if lcfg.r1_weight:
-                    r1 = reg.r1_penalty(game.discriminate, real)
-                    loss = loss + 0.5 * lcfg.r1_weight * r1
-                    stats["r1"] = r1.item()
-            (loss / self.cfg.accumulate).backward()
-        dist.average_gradients(D)
-        stats["grad_norm_d"] = clip_and_measure(D, self.recipe.optim_d)
-        self._check_finite(loss, stats["grad_norm_d"], "discriminator")
-        self.opt_d.step()
-        if self.loss.weight_clip:
-            reg.clip_weights(D, lcfg.wgan_clip)
-        stats.update(game.after_d_step(d_real.detach(), d_fake.detach()))
-        acc_real, acc_fake = d_accuracy(d_real, d_fake)
-        stats.update(
-            d_loss=loss.item(),
-            d_real=d_real.mean().item(),
-            d_fake=d_fake.mean().item(),
-            d_acc_real=acc_real,
-            d_acc_fake=acc_fake,
-            rt=torch.sign(d_real).mean().item(),
-        )
-        if noise:
-            stats["instance_noise"] = noise
-        return stats
-
-    def _g_step(self) -> dict[str, float]:
-        G, D = self.game.generator, self.game.discriminator
-        self.opt_g.zero_grad(set_to_none=True)
-        extra: dict[str, float] = {}
-        D.requires_grad_(False)  # gradients flow through D into G, but D's own are not needed
-        try:
-            for _ in range(self.cfg.accumulate):
-                with self._autocast():
-                    loss, extra = self.game.generator_loss(self.loss, self.batch_size)
-                (loss / self.cfg.accumulate).backward()
-        finally:
-            D.requires_grad_(True)
-        dist.average_gradients(G)
-        grad_norm = clip_and_measure(G, self.recipe.optim_g)
-        self._check_finite(loss, grad_norm, "generator")
-        self.opt_g.step()
-        if self.ema:
-            self.ema.update(G, self.step)
-        return {"g_loss": loss.item(), "grad_norm_g": grad_norm, **extra}
-
-    def _check_finite(self, loss: Tensor, grad_norm: float, network: str) -> None:
-        if not (torch.isfinite(loss).item() and math.isfinite(grad_norm)):
-            loss_key, norm_key = {"discriminator": ("d_loss", "grad_norm_d"), "generator": ("g_loss", "grad_norm_g"),
-                                  "generator (MLE)": ("mle_loss", "grad_norm_g")}[network]
-            raise TrainingDiverged(
-                f"training diverged at step {self.step}: the {network}'s loss or gradient is not finite "
-                f"(loss {loss.item():.4g}, grad norm {grad_norm:.4g}); {self._kept_checkpoint()}. Lower the "
-                "learning rate or set optim_*.clip_norm",
-                {loss_key: loss.item(), norm_key: grad_norm},
-            )
+    # ----------------------------------------------------------------- changes while training
+    def apply_change(self, dotted: str, value: Any) -> None:
+        """Change one recipe key while training (the live doctor's remedies): the loss section
+        rebuilds the objective, a learning rate or weight decay reaches the optimiser (a learning
+        rate through its schedule's base), a model key reaches the game; the rest is read live."""
+        section, name = dotted.split(".")
+        setattr(getattr(self.recipe, section), name, value)
+        if section == "loss":
+            self.players.objective = Objective(self.recipe.loss)
+        elif section.startswith("optim_") and name == "lr":  # the same point of its schedule, from the new base
+            o = self._optimised()[section.removeprefix("optim_")]
+            ratio = value / o.schedule.base_lrs[0]
+            o.schedule.base_lrs = [lr * ratio for lr in o.schedule.base_lrs]
+            for group in o.optimizer.param_groups:
+                group["lr"] *= ratio
+        elif section.startswith("optim_") and name == "weight_decay":
+            for group in self._optimised()[section.removeprefix("optim_")].optimizer.param_groups:
+                group["weight_decay"] = value
+        elif section == "model":
+            self.game.set_model_option(name, value)
 
     def _kept_checkpoint(self) -> str:
         last = self.checkpoint_dir / "last.pt"
@@ -418,8 +365,8 @@ class Trainer:
         """Log the non-finite values (the doctor's evidence); True when the live doctor rolled back."""
         if log is None:
             return False
-        log.write({"step": self.step, **exc.values})
-        return self.doctor is not None and self.doctor.recover(exc.values, str(exc), log)
+        log.write({schema.STEP: self.step, **exc.values})
+        return self.monitor is not None and self.monitor.recover(exc.values, str(exc), log)
 
     @torch.no_grad()
     def _probe_d(self) -> dict[str, float]:
@@ -432,10 +379,10 @@ class Trainer:
         held = self.game.discriminate(self.game.heldout_slice())
         D.train(was_training)
         return {
-            "d_train_slice": train.mean().item(),
-            "d_heldout": held.mean().item(),
-            "rt_train_slice": torch.sign(train).mean().item(),
-            "rt_heldout": torch.sign(held).mean().item(),
+            schema.D_TRAIN_SLICE: train.mean().item(),
+            schema.D_HELDOUT: held.mean().item(),
+            schema.RT_TRAIN_SLICE: torch.sign(train).mean().item(),
+            schema.RT_HELDOUT: torch.sign(held).mean().item(),
         }
 
     # ----------------------------------------------------------------- evaluation
@@ -478,26 +425,21 @@ class Trainer:
         summary.json. Evaluation runs every `eval.every` steps and at the end of each phase."""
         cfg = self.cfg
         total = cfg.total_steps
-        phase_ends = {cfg.pretrain_steps, cfg.adversarial_start, total} - {0}
         main = dist.is_main()  # under torchrun only rank 0 evaluates and writes
-        if main:
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            (self.out_dir / "samples").mkdir(parents=True, exist_ok=True)
-            self.game.save_assets(self.out_dir)
-        tb_dir = self.out_dir / "tensorboard" if cfg.tensorboard else None
-        log = MetricsLog(self.out_dir / "metrics.jsonl", tb_dir) if main else None
-        bar = tqdm(total=total, initial=self.step, disable=not (cfg.progress and main), dynamic_ncols=True,
-                   desc="train")
-        stopped_early = False
-        if self.doctor and main:
-            self.doctor.take_snapshot()
-        if main and self.step == 0 and cfg.init_from:  # the generator it starts from: the "before" of the run
-            log.write({"step": 0, **self.evaluate()})
-            self._track_best(self.last_eval)
         handlers = contextlib.ExitStack()
-        stop = handlers.enter_context(_stop_requests())
+        stop = handlers.enter_context(_stop_requests())  # from the run folder's first file on
+        log, bar, stopped_early = None, None, False
         try:
+            log = self._open_run_folder() if main else None
+            bar = tqdm(total=total, initial=self.step, disable=not (cfg.progress and main), dynamic_ncols=True,
+                       desc="train")
+            if self.monitor and main:
+                self.monitor.take_snapshot()
+            if log and self.step == 0 and cfg.init_from:  # the generator it starts from: the run's "before"
+                log.write({schema.STEP: 0, **self.evaluate()})
+                self._track_best(self.last_eval)
             while self.step < total and not stopped_early:
+                # one step of the current phase; a divergence the monitor rolled back is retried
                 started = time.perf_counter()
                 self.step += 1
                 try:
@@ -506,23 +448,10 @@ class Trainer:
                     if self._recover(exc, log):
                         continue
                     raise
-                stats["step_time_s"] = time.perf_counter() - started
-                record: dict[str, Any] = {"step": self.step}
-
-                evaluating = self._evaluates_at(self.step) or self.step in phase_ends
-                if evaluating and main:
-                    record.update(self.evaluate())
-                    stopped_early = self._track_best(self.last_eval)
-                self.wall_time += time.perf_counter() - started
-                if evaluating or self.step % cfg.log_every == 0:
-                    record = {"step": self.step, **dist.mean_over_ranks(stats), **record}
-                    if main:
-                        record.update(self._probe_d())
-                        log.write(record)
-                        bar.set_postfix(self._postfix(record), refresh=False)
-                        if self.doctor:
-                            stopped_early = self.doctor.after_log(record, log) or stopped_early
-                    stopped_early = dist.broadcast_flag(stopped_early)  # rank 0's early stop or doctor
+                stats[schema.STEP_TIME_S] = time.perf_counter() - started
+                # evaluate, log and let the monitor look: at their cadences and at the end of each phase
+                stopped_early = self._evaluate_and_log(stats, started, log, bar)
+                # checkpoint at the cadence and whenever the run ends (a signal ends it after this step)
                 interrupted = dist.broadcast_flag(stop["signal"] is not None)  # every rank stops at one step
                 if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early or interrupted:
                     self.save("last.pt")
@@ -531,13 +460,49 @@ class Trainer:
                     raise RunInterrupted(self.step, stop["signal"] or "a signal on rank 0")
         finally:
             handlers.close()
-            bar.close()
+            if bar:
+                bar.close()
             if log:
                 log.close()
-        summary = dict(self.last_eval, wall_time_s=self.wall_time, steps=self.step)
+        return self._write_summary(main)
+
+    def _open_run_folder(self) -> MetricsLog:
+        """The run folder's checkpoint and sample folders, the game's assets, and the metrics log."""
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "samples").mkdir(parents=True, exist_ok=True)
+        self.game.save_assets(self.out_dir)
+        tb_dir = self.out_dir / "tensorboard" if self.cfg.tensorboard else None
+        return MetricsLog(self.out_dir / "metrics.jsonl", tb_dir)
+
+    def _evaluate_and_log(self, stats: dict[str, float], started: float, log: MetricsLog | None, bar: Any) -> bool:
+        """Evaluate when due, log every `log_every` steps (and at evaluations) with D's over-fitting
+        probe, and hand the record to the monitor; True when the run should stop (early stopping or
+        the monitor), agreed by every rank."""
+        cfg = self.cfg
+        phase_ends = {cfg.pretrain_steps, cfg.adversarial_start, cfg.total_steps} - {0}
+        evaluating = self._evaluates_at(self.step) or self.step in phase_ends
+        record: dict[str, Any] = {schema.STEP: self.step}
+        stop = False
+        if evaluating and log:
+            record.update(self.evaluate())
+            stop = self._track_best(self.last_eval)
+        self.wall_time += time.perf_counter() - started
+        if not (evaluating or self.step % cfg.log_every == 0):
+            return stop
+        record = {schema.STEP: self.step, **dist.mean_over_ranks(stats), **record}
+        if log:
+            record.update(self._probe_d())
+            log.write(record)
+            bar.set_postfix(self._postfix(record), refresh=False)
+            if self.monitor:
+                stop = self.monitor.after_log(record, log) or stop
+        return dist.broadcast_flag(stop)  # rank 0's early stop or monitor
+
+    def _write_summary(self, main: bool) -> dict[str, float]:
+        summary = {**self.last_eval, schema.WALL_TIME_S: self.wall_time, schema.STEPS: self.step}
         if self.recipe.eval.metric and self.best_value is not None:
-            summary[f"best_{self.recipe.eval.metric}"] = self.best_value
-            summary["best_step"] = self.best_step
+            summary[schema.best_key(self.recipe.eval.metric)] = self.best_value
+            summary[schema.BEST_STEP] = self.best_step
         if main:
             write_summary(self.out_dir / "summary.json", summary)
         return summary
@@ -549,6 +514,6 @@ class Trainer:
         return step % every == 0
 
     def _postfix(self, record: dict[str, Any]) -> dict[str, str]:
-        keys = ["mle_loss", "d_loss", "g_loss", "d_real", "d_fake"] + ([self.recipe.eval.metric] if self.recipe.eval.metric else [])
+        keys = [schema.MLE_LOSS, schema.D_LOSS, schema.G_LOSS, schema.D_REAL, schema.D_FAKE, self.recipe.eval.metric]
         return {k: f"{record[k]:.3g}" for k in keys if isinstance(record.get(k), (int, float))}
 

@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from textgan.cache import cache_root
 from textgan.data.registry import DATASETS, DataSet
 from textgan.errors import UserError
+from textgan.storage import cache_root
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 

@@ -19,18 +19,18 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from textgan.cache import cache_root
-from textgan.core.checkpoint import atomic_torch_save, load_weights_only
+from textgan.core.checkpoint import load_weights_only
 from textgan.errors import UserError
 from textgan.image.data import ImageData, to_unit_range
 from textgan.progress import progress_bar
+from textgan.storage import atomic_torch_save, cache_root
 
 VERSION = 1  # bump when the architecture or the training changes: old cache files are then ignored
 FEATURE_DIM = 128
 
 
 def default_cache_dir() -> Path:
-    """textgan's cache (`textgan.cache.cache_root`)."""
+    """textgan's cache (`textgan.storage.cache_root`)."""
     return cache_root()
 
 

@@ -30,6 +30,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from textgan.errors import UserError
+from textgan.storage import is_saved_dataset, load_saved_dataset
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
@@ -230,9 +231,8 @@ def _hf_rows(name_or_path: str, split: str) -> Any:
 
     path = Path(name_or_path)
     try:
-        if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file():
-            ds = datasets.load_from_disk(str(path))
-            return ds[split] if isinstance(ds, datasets.DatasetDict) else ds
+        if is_saved_dataset(path):
+            return load_saved_dataset(path, split)
         return datasets.load_dataset(name_or_path, split=split)
     except (OSError, ValueError, KeyError, ConnectionError) as exc:
         hint = "" if path.exists() else "; offline, use a local copy: --set data.source=folder --set data.path=DIR"

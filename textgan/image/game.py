@@ -27,6 +27,8 @@ from textgan.config import PATH, Recipe, check_choice, check_non_negative, check
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import LatentGame
 from textgan.core.plots import MetricPanel
+from textgan.doctor.remedies import Change, get
+from textgan.doctor.roles import MetricRoles
 from textgan.errors import UserError
 from textgan.image.augment import AdaptiveP, diff_augment, parse_policy
 from textgan.image.data import ImageData, load_images, to_unit_range
@@ -41,6 +43,29 @@ METRIC_PANELS = (
     MetricPanel("Inception score, Inception and digit classifier (higher is better)", ("is_mean", "domain_is_mean")),
     MetricPanel("ADA augmentation probability p (0-1)", ("aug_p",)),
 )
+
+METRIC_ROLES = MetricRoles(quality=(("fid", "min"), ("domain_fid", "min")), spread=("domain_fid",))
+AUGMENT_STEP = 0.3  # the doctor's rise of a fixed augmentation probability
+ADA_TARGET_STEP, ADA_TARGET_MIN = 0.2, 0.1
+
+
+def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
+    """The image game's own remedy for D over-fitting: more augmentation of D's inputs. A fixed
+    probability rises; under ADA its target r_t falls, so that p settles higher; a recipe without
+    augmentation gets DiffAugment with ADA for its next run (switched on mid-run, it cost more than
+    it saved on the doctor's bench)."""
+    if pitfall != "d_overfitting":
+        return []
+    if not get(config, "model.augment"):
+        why = "DiffAugment with ADA: D sees augmented reals and fakes"
+        return [Change("model.augment", "", "color,translation,cutout", why, restart=True),
+                Change("model.ada", False, True, why, restart=True)]
+    if get(config, "model.ada"):
+        target = get(config, "model.ada_target")
+        new = round(max(ADA_TARGET_MIN, target - ADA_TARGET_STEP), 6)
+        return [Change("model.ada_target", target, new, "ADA aims at a lower r_t: more augmentation")] * (new < target)
+    p = get(config, "model.augment_p")
+    return [Change("model.augment_p", p, min(1.0, round(p + AUGMENT_STEP, 6)), "more augmentation")] * (p < 1.0)
 
 
 @dataclass
@@ -278,36 +303,22 @@ class ImageGame(LatentGame):
     def signature(self) -> dict[str, Any]:
         return {"data": self.data.description, "image_size": self.cfg.image_size, "channels": self.cfg.channels}
 
-    def apply_remedy(self, pitfall: str) -> str | None:
-        """The doctor's remedy for D over-fitting when the recipe augments D's inputs: the augmentation
-        probability +0.3 (ADA's p when ADA is on). Without augmentation the core's remedy applies
-        instead (instance noise): DiffAugment switched on mid-run cost more than it saved on the test
-        bench (200 MNIST digits: domain FID 156 vs 138 without it, 3000 steps 90 vs 65)."""
-        if pitfall != "d_overfitting" or not self.policy:
-            return None
-        old = self.augment_p
-        if self.ada:
-            self.ada.p = min(1.0, self.ada.p + 0.3)
-        else:
-            self.fixed_p = min(1.0, self.fixed_p + 0.3)
-            self._remedied = True
-        return f"DiffAugment {','.join(self.policy)} probability {old:.2f} -> {self.augment_p:.2f}"
+    def set_model_option(self, name: str, value: Any) -> None:
+        if name == "augment_p":
+            self.fixed_p = value
+        elif name == "ada_target" and self.ada:
+            self.ada.target = value
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"batches": self.batches.state_dict()}
         if self.ada:
             state["ada"] = self.ada.state_dict()
-        if getattr(self, "_remedied", False):
-            state["doctor_augment_p"] = self.fixed_p
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.batches.load_state_dict(state["batches"])
         if self.ada:
             self.ada.load_state_dict(state["ada"])
-        if "doctor_augment_p" in state:
-            self.fixed_p = state["doctor_augment_p"]
-            self._remedied = True
 
 
 def _caption(m: dict[str, float]) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from textgan.core.checkpoint import atomic_save_figure
+from textgan.storage import atomic_save_figure
 
 
 def make_grid(images: torch.Tensor, pad: int = 2) -> np.ndarray:

@@ -275,19 +275,6 @@ def load_inception(path: str | Path, device: str | torch.device = "cpu") -> Ince
     return model.to(device).eval().requires_grad_(False)
 
 
-def download_weights(destination: str | Path, url: str = WEIGHTS_URL,
-                     hash_prefix: str = WEIGHTS_SHA256_PREFIX) -> Path:
-    """Fetch the pt_inception weights to `destination` (where a network exists), checking the SHA-256
-    prefix in the file name as torch.hub does; the file appears only when complete and verified."""
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        torch.hub.download_url_to_file(url, str(destination), hash_prefix=hash_prefix, progress=False)
-    except (OSError, RuntimeError) as exc:
-        raise UserError(f"could not download {url}: {exc}. {missing_weights_hint()}") from None
-    return destination
-
-
 def missing_weights_hint() -> str:
     """Where the FID Inception weights come from and the offline alternatives, for error messages."""
     return (f"download {WEIGHTS_NAME} (from {WEIGHTS_URL}, SHA-256 starting {WEIGHTS_SHA256_PREFIX}) on a machine "

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from textgan.errors import UserError
+from textgan.storage import is_saved_dataset, load_saved_dataset
 from textgan.text.tokenize import EOS, PAD, UNK, Tokenizer, Vocabulary
 
 LENGTH_POLICIES = ("truncate", "drop", "error")
@@ -110,10 +111,8 @@ def load_hf_corpus(name_or_path: str, split: str = "train", column: str = "text"
                 raise UserError(f"{path}: unknown data file type; use one of {', '.join(_FILE_BUILDERS)}")
             ds = datasets.load_dataset(builder, data_files=str(path), split=split, streaming=streaming,
                                        cache_dir=cache_dir)
-        elif (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file():
-            ds = datasets.load_from_disk(str(path))
-            if isinstance(ds, datasets.DatasetDict):
-                ds = ds[split]
+        elif is_saved_dataset(path):
+            ds = load_saved_dataset(path, split)
             if streaming:
                 ds = ds.to_iterable_dataset()
         else:

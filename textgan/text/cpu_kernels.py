@@ -2,14 +2,12 @@
 take much of a text-GAN step on a CPU: drawing tokens, and softmax cross-entropy.
 
 Why by hand: torch has no fused form of either. Its softmax, cumulative sum and search read each row
-three times to draw a token, and its log-softmax, NLL and their backward passes four; each runs
-`exp` at about 5 cycles an element. The kernels read a row once from memory and do the rest in the
-cache, with glibc's vector `expf` (about 2 cycles). Measured on the 2-core development CPU, each
-against torch's ops in the same process: SeqGAN's generator step (16 rollouts) 19 % faster, its MLE
-step 12 %; the softmax cross-entropy of (1280, 5000) logits takes 5.7 ms.
+three times to draw a token, and its log-softmax, NLL and their backward passes four. The kernels
+read a row once from memory and do the rest in the cache, with glibc's vector `expf`, cheaper per
+element than torch's `exp`. What they save per step is in benchmarks/RESULTS.md (bench_train).
 
 They are built on first use with the system C compiler (`$CC`, else `cc`) into the user cache
-(`textgan.cache.cache_root`), one file per source, flags and CPU, and
+(`textgan.storage.cache_root`), one file per source, flags and CPU, and
 checked against torch before they are used. Without a compiler, or with `TEXTGAN_TORCH_ONLY=1`,
 torch's ops do the same work; `status()` says which."""
 
@@ -30,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from textgan.cache import cache_root
+from textgan.storage import cache_root
 
 SOURCE = Path(__file__).with_name("cpu_kernels.c")
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC")

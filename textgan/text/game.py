@@ -18,14 +18,17 @@ from torch import Tensor, nn
 
 from textgan.config import PATH, Recipe, check_choice, check_non_negative, check_positive
 from textgan.core import distributed as dist
-from textgan.core.checkpoint import atomic_write_text
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import Game
-from textgan.core.losses import AdversarialLoss
+from textgan.core.objective import Objective
 from textgan.core.plots import MetricPanel
+from textgan.core.regularizers import set_dropout
+from textgan.doctor.remedies import Change, get, scaled_lrs
+from textgan.doctor.roles import MetricRoles
 from textgan.errors import UserError
 from textgan.evaluate import GROUPS, evaluate_tokens
 from textgan.metrics.nll import nll_gen, nll_oracle
+from textgan.storage import atomic_write_text
 from textgan.text.data import DataConfig, TextData, load_text_data
 from textgan.text.discriminators import RelGANDiscriminator, SeqGANDiscriminator, init_like_relgan
 from textgan.text.generators import (
@@ -57,6 +60,20 @@ METRIC_PANELS = (
     MetricPanel("Gumbel-softmax inverse temperature beta", ("beta",)),
     MetricPanel("policy-gradient reward, batch mean", ("reward_mean",)),
 )
+METRIC_ROLES = MetricRoles(quality=(("nll_oracle", "min"), ("bleu_4", "max"), ("bleu_2", "max")),
+                           diversity=GROUPS["distinct"], similarity=GROUPS["self_bleu"], continuous_inputs=False)
+
+
+def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
+    """The text game's own remedy for collapse: under Gumbel-softmax a larger maximum inverse
+    temperature (RelGAN: the larger beta_max, the more diverse the samples); under policy gradient,
+    smaller steps for both players."""
+    if pitfall != "mode_collapse":
+        return []
+    if get(config, "model.signal") == "gumbel":
+        beta = get(config, "model.beta_max") or 1.0
+        return [Change("model.beta_max", beta, max(100.0, 10.0 * beta), "a larger beta_max: more diverse samples")]
+    return scaled_lrs(config, 0.5, "smaller policy-gradient steps")
 
 
 @dataclass
@@ -270,6 +287,10 @@ class TextGame(Game):
         return self._bleu_refs
 
     # ------------------------------------------------------------------ run folder and resume
+    def set_model_option(self, name: str, value: Any) -> None:
+        if name == "d_dropout":
+            set_dropout(self.discriminator, value)
+
     def save_assets(self, run_dir: Path) -> None:
         self.data.save(run_dir)
 
@@ -296,22 +317,6 @@ class GumbelGame(TextGame):
         horizon = m.temperature_horizon or total_steps
         self.beta = temperature(step - 1, max(2, horizon), m.beta_max, m.temperature)
         return {"beta": self.beta}
-
-    def apply_remedy(self, pitfall: str) -> str | None:
-        """The doctor's remedy for collapse: a larger maximum inverse temperature beta_max (RelGAN: the
-        larger beta_max, the more diverse the samples); kept in the game's state."""
-        if pitfall != "mode_collapse":
-            return None
-        m = self.model_cfg
-        old, m.beta_max = m.beta_max, max(100.0, 10 * m.beta_max)
-        return f"Gumbel-softmax beta_max {old:g} -> {m.beta_max:g}"
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "beta_max": self.model_cfg.beta_max}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.model_cfg.beta_max = state.get("beta_max", self.model_cfg.beta_max)
 
     def fake_batch(self, batch_size: int) -> Tensor:
         _, soft = self.generator.gumbel_sample(batch_size, self.seq_len, tau=1.0 / self.beta,
@@ -341,7 +346,7 @@ class PolicyGradientGame(TextGame):
 
         return score
 
-    def generator_loss(self, loss: AdversarialLoss, batch_size: int) -> tuple[Tensor, dict[str, float]]:
+    def generator_loss(self, objective: Objective, batch_size: int) -> tuple[Tensor, dict[str, float]]:
         """REINFORCE on G's log-probs of its own samples; rewards (B, T) are constants from D."""
         m, G = self.model_cfg, self.generator
         samples = G.sample(batch_size, self.seq_len)

@@ -35,8 +35,7 @@ def sample_logits(logits: Tensor, temperature: float = 1.0, top_k: int = 0, num_
     on CPU than `torch.multinomial`, which draws an exponential variate for every vocabulary entry.
     float32 logits on the CPU go through the compiled kernel of `cpu_kernels`: one pass per row,
     with the bias and temperature applied on the fly. Elsewhere the probabilities come from one
-    fused `softmax` pass (a third faster on (1024, 5000) rows than max, subtract and exp as separate
-    passes, measured). Both draw the same uniforms, so a seed gives the same tokens either way (but
+    fused `softmax` pass (faster than max, subtract and exp as separate passes). Both draw the same uniforms, so a seed gives the same tokens either way (but
     for rounding at a token's boundary). `overwrite=True` lets the bias, top-k cut-off and
     temperature work in place in `logits` (saving a copy) and leave garbage there.
     """

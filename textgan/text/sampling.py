@@ -1,6 +1,6 @@
 """Sentences from a trained text run's generator (the EMA copy when the run kept one), detokenised
 with the vocabulary and tokeniser saved in the run folder: the library behind `textgan sample`
-(`textgan.sample_command`); `load_run_generator` is shared with `textgan sweep`."""
+(`textgan.commands.sample`); `load_run_generator` is shared with `textgan sweep`."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ class RunGenerator:
 def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "cpu") -> RunGenerator:
     """The generator of a text run folder from its `checkpoint` (`last` or `best`; EMA weights when
     the run kept them) on `device`, in eval mode; UserError for anything but a text run's folder."""
-    from textgan.config import load_recipe
     from textgan.core.checkpoint import load_checkpoint
+    from textgan.games import load_recipe
     from textgan.text.data import load_run_vocabulary
     from textgan.text.game import build_generator, pretrained_token_ids
     from textgan.text.oracle import Oracle

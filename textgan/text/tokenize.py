@@ -17,8 +17,8 @@ from typing import Any
 from tokenizers import Tokenizer as HFTokenizer
 from tokenizers import decoders, models, normalizers, pre_tokenizers, trainers
 
-from textgan.core.checkpoint import atomic_write_text
 from textgan.errors import UserError
+from textgan.storage import atomic_write_text
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 PAD, BOS, EOS, UNK = range(4)

@@ -10,7 +10,7 @@ def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def run_list(args: argparse.Namespace) -> int:
     from textgan.data import DATASETS, locate
 
     for name, ds in DATASETS.items():
@@ -25,7 +25,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_get(args: argparse.Namespace) -> int:
+def run_get(args: argparse.Namespace) -> int:
     from textgan.data import get
 
     found, placed = get(args.name, args.from_path)
@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
     actions = p.add_subparsers(dest="action", required=True, parser_class=type(p))
     q = actions.add_parser("list", help="every data set: size, licence, present or not and where",
                            description="List every data set: size, whether it is present and where, licence.")
-    q.set_defaults(func=cmd_list)
+    q.set_defaults(func=run_list)
     q = actions.add_parser("get", help="download a data set (or import it with --from)",
                            description="Download a data set into the cache, checking its sha256; --from "
                                        "imports the published file you already have (a folder for sets of "
@@ -52,4 +52,4 @@ def register(sub: Any) -> None:
     q.add_argument("name", help="data set name (see `textgan data list`)")
     q.add_argument("--from", dest="from_path", metavar="PATH",
                    help="the published file (or a folder holding the files) instead of downloading")
-    q.set_defaults(func=cmd_get)
+    q.set_defaults(func=run_get)

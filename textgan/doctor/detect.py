@@ -10,7 +10,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 | `non_finite` | a logged loss or gradient norm is NaN/inf (always critical) |
 | `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records of the same phase (MLE pre-training, D pre-training, adversarial), or `grad_max`; critical when it exceeds `grad_max`, non-finite values follow, or `grad_spikes` spikes come within a `window` (an isolated spike the run recovers from is a warning) |
 | `vanishing_gradient` | D's accuracy on reals and on fakes ≥ `d_acc_saturated` and G's gradient norm ≤ `vanish_ratio` × its peak, in `min_fraction` of a `window` |
-| `mode_collapse` | a diversity metric falls `collapse_drop` (relative) below its baseline (modes covered, distinct-n, feature variance), Self-BLEU rises `self_bleu_rise` above it, or `domain_fid` rises `collapse_drop` above it, at two consecutive evaluations and, for n-gram metrics logged at several orders, in at least two orders at once; the baseline is the value at the end of generator pre-training (step 0 of a run started from another's generator; earlier evaluations are not judged), or the best so far in a run without pre-training; or `mode_kl` ≥ `collapse_mode_kl` with at least one mode covered and no longer falling (above 90% of its earlier low: a G still spreading out early in training is not collapsed); a drop in modes covered counts only while `high_quality_fraction` ≥ `collapse_min_quality` (mode counts of poor samples are noise) |
+| `mode_collapse` | a diversity metric (the game's `diversity` role: modes covered, distinct-n) falls `collapse_drop` (relative) below its baseline, a similarity metric (Self-BLEU) rises `self_bleu_rise` above it, or a spread metric (domain FID) rises `collapse_drop` above it, at two consecutive evaluations and, for n-gram metrics logged at several orders, in at least two orders at once; the baseline is the value at the end of generator pre-training (step 0 of a run started from another's generator; earlier evaluations are not judged), or the best so far in a run without pre-training; or the mode KL (`mode_kl`) ≥ `collapse_mode_kl` with at least one mode covered and no longer falling (above 90% of its earlier low: a G still spreading out early in training is not collapsed); a drop in a diversity metric counts only while the game's fraction of good samples (`high_quality_fraction`) is ≥ `collapse_min_quality` (mode counts of poor samples are noise) |
 | `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap` and by half their mean magnitude (records whose mean logits exceed `SANE_LOGIT` in magnitude, a blown-up D, do not count), or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
 | `g_underfitting` | D rejects ≥ `underfit_d_acc` of the fakes over a `window`, G's loss does not fall, and the quality metric improved less than `stall_tol` (relative) over the last `stall_evals` evaluations |
 | `oscillation` | the D or G loss, detrended over `osc_window` records, has an autocorrelation peak ≥ `osc_acf` after a dip ≤ -`osc_acf`/2 (a cycle) with amplitude ≥ `osc_amplitude` × its mean magnitude, in `min_fraction` of 5 consecutive windows |
@@ -27,19 +27,15 @@ from typing import Any
 import numpy as np
 
 from textgan.config import DoctorConfig
-from textgan.core.remedies import CAUSES, remedy
+from textgan.core import schema
+from textgan.core.logging import training_records
+from textgan.doctor.remedies import CAUSES, remedy
+from textgan.doctor.roles import MetricRoles, roles_of
 
 PITFALLS = ("non_finite", "exploding_gradient", "vanishing_gradient", "d_overfitting", "oscillation",
             "mode_collapse", "g_underfitting")
 SEVERITIES = ("critical", "warning", "info")
-DOCTOR_KEYS = ("doctor_action", "doctor_finding")
 SANE_LOGIT = 50.0  # |D logit| beyond this is a blown-up D (sigmoid saturated), not an over-fitting signal
-# Diversity signals: (key, True when higher means more diverse).
-DIVERSITY_UP = ("modes_covered", "distinct_1", "distinct_2", "distinct_3", "distinct_4", "feature_variance")
-DIVERSITY_DOWN = ("self_bleu_2", "self_bleu_3", "self_bleu_4", "self_bleu_5")
-# Quality metrics the stall check watches when the recipe names no eval.metric: (key, mode).
-QUALITY_DEFAULTS = (("high_quality_fraction", "max"), ("nll_oracle", "min"), ("fid", "min"), ("domain_fid", "min"),
-                    ("bleu_4", "max"), ("bleu_2", "max"))
 
 
 @dataclass
@@ -63,9 +59,14 @@ class Finding:
 
 @dataclass
 class RunContext:
-    """What the detectors and remedies know besides the history: the resolved recipe (or {})."""
+    """What the detectors and remedies know besides the history: the resolved recipe (or {}) and
+    its game's metric roles."""
 
     config: dict[str, Any]
+
+    @property
+    def roles(self) -> MetricRoles:
+        return roles_of(self.config.get("game"))
 
     @property
     def quality(self) -> tuple[str, str] | None:
@@ -73,26 +74,12 @@ class RunContext:
         return (ev["metric"], ev.get("mode", "max")) if ev.get("metric") else None
 
 
-def training_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The per-step records of a metrics log on the run's final timeline: without the doctor's own
-    action/finding records, and without the records a rollback superseded (a later record with a
-    lower or equal step cuts everything logged from that step on before it)."""
-    kept: list[dict[str, Any]] = []
-    floor = math.inf
-    for r in reversed(records):
-        step = r.get("step")
-        if isinstance(step, int) and not any(k in r for k in DOCTOR_KEYS) and step < floor:
-            kept.append(r)
-            floor = step
-    return kept[::-1]
-
-
 class History:
     """A run's logged records as aligned numeric columns (NaN where a record lacks the key)."""
 
     def __init__(self, records: list[dict[str, Any]]) -> None:
         self.records = training_records(records)
-        self.steps = np.array([r["step"] for r in self.records], dtype=np.int64)
+        self.steps = np.array([r[schema.STEP] for r in self.records], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -156,27 +143,27 @@ def _fmt(x: float) -> str:
 
 # ----------------------------------------------------------------------------- detectors
 def detect_non_finite(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
-    bad = [i for i, r in enumerate(h.records) if r.get("non_finite")]
+    bad = [i for i, r in enumerate(h.records) if r.get(schema.NON_FINITE)]
     if not bad:
         return None
-    names = sorted({k for i in bad for k in h.records[i]["non_finite"]})
+    names = sorted({k for i in bad for k in h.records[i][schema.NON_FINITE]})
     first = h.records[bad[0]]
-    before = [r for r in h.records[: bad[0]] if not r.get("non_finite")]
+    before = [r for r in h.records[: bad[0]] if not r.get(schema.NON_FINITE)]
     last_ok = ""
     if before:
-        norms = {k: before[-1][k] for k in ("grad_norm_g", "grad_norm_d") if _is_number(before[-1].get(k))}
+        norms = {k: before[-1][k] for k in (schema.GRAD_NORM_G, schema.GRAD_NORM_D) if _is_number(before[-1].get(k))}
         last_ok = "; last finite record (step {}): {}".format(
-            before[-1]["step"], ", ".join(f"{k} {_fmt(v)}" for k, v in norms.items()) or "no gradient norms")
+            before[-1][schema.STEP], ", ".join(f"{k} {_fmt(v)}" for k, v in norms.items()) or "no gradient norms")
     evidence = (f"non-finite {', '.join(names)} at step {first['step']}"
                 f"{f' and {len(bad) - 1} later record(s)' if len(bad) > 1 else ''}{last_ok}")
-    return Finding("non_finite", "critical", int(first["step"]), int(h.records[bad[-1]]["step"]), evidence,
+    return Finding("non_finite", "critical", int(first[schema.STEP]), int(h.records[bad[-1]][schema.STEP]), evidence,
                    remedy("non_finite", ctx.config))
 
 
 def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
     hits: list[tuple[int, str, float, float]] = []
     phases = _phases(h, ctx)
-    for key in ("grad_norm_g", "grad_norm_d"):
+    for key in (schema.GRAD_NORM_G, schema.GRAD_NORM_D):
         values = h.column(key)
         median = np.full(len(values), np.nan)  # a phase's gradients are judged against that phase's only
         for phase in np.unique(phases):
@@ -190,7 +177,7 @@ def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
     worst = max(hits, key=lambda t: t[2] / t[3] if t[3] > 0 else t[2])
     i, key, v, median = worst
     ratio = f" = {_fmt(v / median)}× the median {_fmt(median)} of the previous records" if median > 0 else ""
-    diverged = any(h.records[j].get("non_finite") for j in range(hits[0][0], len(h)))
+    diverged = any(h.records[j].get(schema.NON_FINITE) for j in range(hits[0][0], len(h)))
     rows = sorted({row for row, *_ in hits})
     repeated = any(rows[k + cfg.grad_spikes - 1] - rows[k] < cfg.window for k in range(len(rows) - cfg.grad_spikes + 1))
     severity = "critical" if diverged or v > cfg.grad_max or repeated else "warning"
@@ -201,11 +188,11 @@ def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
 
 
 def detect_vanishing_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
-    if not (h.has("grad_norm_g") and h.has("d_acc_real") and h.has("g_loss")):
+    if not (h.has(schema.GRAD_NORM_G) and h.has(schema.D_ACC_REAL) and h.has(schema.G_LOSS)):
         return None
-    rows = h.rows_with("g_loss")
-    acc_r, acc_f = h.column("d_acc_real")[rows], h.column("d_acc_fake")[rows]
-    gn = h.column("grad_norm_g")[rows]
+    rows = h.rows_with(schema.G_LOSS)
+    acc_r, acc_f = h.column(schema.D_ACC_REAL)[rows], h.column(schema.D_ACC_FAKE)[rows]
+    gn = h.column(schema.GRAD_NORM_G)[rows]
     peak = np.fmax.accumulate(np.where(np.isfinite(gn), gn, 0.0))
     mask = (acc_r >= cfg.d_acc_saturated) & (acc_f >= cfg.d_acc_saturated) & (gn <= cfg.vanish_ratio * peak)
     fired = sustained(mask, cfg.window, cfg.min_fraction)
@@ -274,16 +261,18 @@ def _diversity_conditions(h: History, cfg: DoctorConfig,
             rows, ref, v, ok = rows[b + 1:], np.full(len(rows) - b - 1, v[b]), v[b + 1:], ok[b + 1:]
         drops[key] = (rows, collapsed(v, ref) & ok, lambda j: f"{key} {_fmt(v[j])} against its {word} {_fmt(ref[j])}")
 
-    quality = h.column("high_quality_fraction")
+    roles = ctx.roles
+    quality = h.column(roles.quality_fraction) if roles.quality_fraction else np.full(len(h), np.nan)
     trusted = ~(quality < cfg.collapse_min_quality)  # NaN (no quality signal): trusted
-    for key in DIVERSITY_UP:
+    for key in roles.diversity:
         if h.has(key):
             add(key, lambda v, ref: v <= (1 - cfg.collapse_drop) * ref, np.fmax.accumulate, "best", trusted)
-    for key in DIVERSITY_DOWN:
+    for key in roles.similarity:
         if h.has(key):
             add(key, lambda v, ref: v - ref >= cfg.self_bleu_rise, np.fmin.accumulate, "lowest")
-    if h.has("domain_fid"):
-        add("domain_fid", lambda v, ref: v >= (1 + cfg.collapse_drop) * ref, np.fmin.accumulate, "lowest")
+    for key in roles.spread:
+        if h.has(key):
+            add(key, lambda v, ref: v >= (1 + cfg.collapse_drop) * ref, np.fmin.accumulate, "lowest")
 
     families: dict[str, list[str]] = {}
     for key in drops:
@@ -299,16 +288,24 @@ def _diversity_conditions(h: History, cfg: DoctorConfig,
             together = mask & (votes[rows] >= min(2, len(keys)))
             persisted = together & np.concatenate([[False], together[:-1]])
             out.append((rows, persisted, say))
-    rows = h.rows_with("mode_kl")
-    if len(rows) > 1 and h.has("modes_covered"):
-        kl, covered = h.column("mode_kl")[rows], h.column("modes_covered")[rows]
-        hq = h.column("high_quality_fraction")[rows]
-        previous_low = np.concatenate([[np.inf], np.fmin.accumulate(kl)[:-1]])
-        mask = (kl >= cfg.collapse_mode_kl) & (covered >= 1) & (kl >= 0.9 * previous_low)
-        extra = covered
-        out.append((rows, mask, lambda j: f"mode_kl {_fmt(kl[j])} (0 = all modes equally) with "
-                                          f"{_fmt(100 * hq[j])}% high-quality samples and {_fmt(extra[j])} modes covered"))
-    return out
+    return out + _mode_kl_condition(h, cfg, roles)
+
+
+def _mode_kl_condition(h: History, cfg: DoctorConfig,
+                       roles: MetricRoles) -> list[tuple[np.ndarray, np.ndarray, Callable[[int], str]]]:
+    """The mode histogram's KL from uniform stays high with modes covered and no longer falls."""
+    if roles.mode_kl is None:
+        return []
+    kl_key, covered_key = roles.mode_kl
+    rows = h.rows_with(kl_key)
+    if len(rows) <= 1 or not h.has(covered_key):
+        return []
+    kl, covered = h.column(kl_key)[rows], h.column(covered_key)[rows]
+    good = h.column(roles.quality_fraction)[rows] if roles.quality_fraction else np.full(len(rows), np.nan)
+    previous_low = np.concatenate([[np.inf], np.fmin.accumulate(kl)[:-1]])
+    mask = (kl >= cfg.collapse_mode_kl) & (covered >= 1) & (kl >= 0.9 * previous_low)
+    return [(rows, mask, lambda j: f"{kl_key} {_fmt(kl[j])} (0 = all modes equally) with {_fmt(100 * good[j])}% "
+                                   f"high-quality samples and {_fmt(covered[j])} modes covered")]
 
 
 def detect_mode_collapse(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
@@ -330,13 +327,13 @@ def detect_mode_collapse(h: History, cfg: DoctorConfig, ctx: RunContext) -> Find
 
 
 def detect_d_overfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
-    if not (h.has("d_train_slice") and h.has("d_heldout")):
+    if not (h.has(schema.D_TRAIN_SLICE) and h.has(schema.D_HELDOUT)):
         return None
-    rows = h.rows_with("d_heldout")
-    train, held = h.column("d_train_slice")[rows], h.column("d_heldout")[rows]
+    rows = h.rows_with(schema.D_HELDOUT)
+    train, held = h.column(schema.D_TRAIN_SLICE)[rows], h.column(schema.D_HELDOUT)[rows]
     gap = train - held
     scale = 0.5 * (np.abs(train) + np.abs(held))
-    rt, rt_held = h.column("rt_train_slice")[rows], h.column("rt_heldout")[rows]
+    rt, rt_held = h.column(schema.RT_TRAIN_SLICE)[rows], h.column(schema.RT_HELDOUT)[rows]
     rt_gap = np.where(np.isfinite(rt) & np.isfinite(rt_held), rt - rt_held, 0.0)
     mask = ((gap >= cfg.overfit_gap) & (gap >= 0.5 * scale) & (scale <= SANE_LOGIT)) | (rt_gap >= cfg.overfit_rt_gap)
     fired = sustained(mask, cfg.window, cfg.min_fraction)
@@ -356,7 +353,7 @@ def _quality(h: History, ctx: RunContext) -> tuple[str, str] | None:
     wanted = ctx.quality
     if wanted and h.has(wanted[0]):
         return wanted
-    return next(((k, m) for k, m in QUALITY_DEFAULTS if h.has(k)), None)
+    return next(((k, m) for k, m in ctx.roles.quality if h.has(k)), None)
 
 
 def _stalled_at(h: History, cfg: DoctorConfig, ctx: RunContext) -> tuple[np.ndarray, str]:
@@ -380,13 +377,13 @@ def _stalled_at(h: History, cfg: DoctorConfig, ctx: RunContext) -> tuple[np.ndar
 
 
 def detect_g_underfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
-    if not (h.has("g_loss") and h.has("d_acc_fake")):
+    if not (h.has(schema.G_LOSS) and h.has(schema.D_ACC_FAKE)):
         return None
     stalled, key = _stalled_at(h, cfg, ctx)
     if not key:
         return None
-    rows = h.rows_with("g_loss")
-    g, acc_f = h.column("g_loss")[rows], h.column("d_acc_fake")[rows]
+    rows = h.rows_with(schema.G_LOSS)
+    g, acc_f = h.column(schema.G_LOSS)[rows], h.column(schema.D_ACC_FAKE)[rows]
     rejecting = sustained(acc_f >= cfg.underfit_d_acc, cfg.window, cfg.min_fraction)
     half = cfg.window // 2
     not_falling = np.zeros(len(rows), dtype=bool)
@@ -429,20 +426,11 @@ def cycle_strengths(windows: np.ndarray, min_acf: float) -> tuple[np.ndarray, np
     return strength, np.where(has_dip, lag, 0)
 
 
-def cycle_strength(series: np.ndarray, min_acf: float) -> tuple[float, int]:
-    """`cycle_strengths` of one series (its finite values)."""
-    x = series[np.isfinite(series)]
-    if len(x) < 8:
-        return 0.0, 0
-    strength, lag = cycle_strengths(x[None, :], min_acf)
-    return float(strength[0]), int(lag[0])
-
-
 def detect_oscillation(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
     best: tuple[float, str, int, int] | None = None
     span: list[int] = []
     w = cfg.osc_window
-    for key in ("d_loss", "g_loss"):
+    for key in (schema.D_LOSS, schema.G_LOSS):
         rows = h.rows_with(key)
         v = h.column(key)[rows]
         v = v[np.isfinite(v)] if len(v) else v
@@ -500,10 +488,10 @@ def diagnose_records(records: list[dict[str, Any]], cfg: DoctorConfig | None = N
         collapse.severity = "warning"
         collapse.evidence += "; the losses cycle too (oscillation): the generator is likely hopping between modes"
     for r in records:
-        pitfall = r.get("pitfall")
-        if "doctor_action" in r and pitfall in PITFALLS and pitfall not in found:
+        pitfall = r.get(schema.PITFALL)
+        if schema.DOCTOR_ACTION in r and pitfall in PITFALLS and pitfall not in found:
             found.add(pitfall)
-            findings.append(Finding(pitfall, r.get("severity", "warning"), int(r["step"]), int(r["step"]),
+            findings.append(Finding(pitfall, r.get(schema.SEVERITY, "warning"), int(r[schema.STEP]), int(r[schema.STEP]),
                                     f"{r.get('evidence', '')}; remedied during training at step {r['step']}: "
                                     f"{r.get('detail', r['doctor_action'])}", remedy(pitfall, ctx.config)))
     return sort_findings(findings)
@@ -569,4 +557,4 @@ def diagnose_run(run_dir: str | Path) -> Diagnosis:
         except (yaml.YAMLError, UnicodeDecodeError):
             config = {}
     findings = diagnose_records(records, doctor_config(config), config)
-    return Diagnosis(str(run), records, findings, int(timeline[-1]["step"]), (run / "summary.json").is_file(), config)
+    return Diagnosis(str(run), records, findings, int(timeline[-1][schema.STEP]), (run / "summary.json").is_file(), config)

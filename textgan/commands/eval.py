@@ -1,5 +1,6 @@
 """`textgan eval`: read the sample, reference and training files, run `textgan.evaluate`, print a table
-(or one flat JSON object of `name: number` with --json). Registered in `textgan.cli`."""
+(or one flat JSON object of `name: number` with --json). Registered in `textgan.cli` (via
+`textgan.commands`)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     lines = sample_run(Path(args.run_dir), args.n, args.temperature, args.checkpoint, args.seed)
     text = "".join(line + "\n" for line in lines)
     if args.out:
-        from textgan.core.checkpoint import atomic_write_text
+        from textgan.storage import atomic_write_text
 
         try:
             atomic_write_text(Path(args.out), text)

@@ -1,15 +1,12 @@
-"""The toy game: 2-D Gaussian mixtures (the ring of 8 and the 5×5 grid of PacGAN/VEEGAN) with MLP
-generator and discriminator. Small enough to train in minutes on a CPU, and the clearest view of
-mode collapse there is."""
+"""The toy game module (the contract of `textgan.games`): the recipe's `data` and `model` sections,
+`ToyGame`, `build_game` and `METRIC_PANELS`."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -17,15 +14,31 @@ from textgan.config import Recipe, check_choice, check_positive
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import LatentGame
 from textgan.core.plots import MetricPanel
+from textgan.core.regularizers import set_dropout
+from textgan.doctor.remedies import Change, get
+from textgan.doctor.roles import MetricRoles
 from textgan.errors import UserError
 from textgan.metrics.modes import mode_metrics
+from textgan.toy.mixtures import DEFAULT_STD, mixture_centres, sample_mixture
+from textgan.toy.models import mlp
+from textgan.toy.plots import plot_samples, sample_caption
 
-DEFAULT_STD = {"ring": 0.01, "grid": 0.05}
 METRIC_PANELS = (
     MetricPanel("modes covered (count)", ("modes_covered",)),
     MetricPanel("high-quality samples (fraction, 0-1)", ("high_quality_fraction",)),
     MetricPanel("mode KL, nats (0 = every mode equally often)", ("mode_kl",)),
 )
+METRIC_ROLES = MetricRoles(quality=(("high_quality_fraction", "max"),), diversity=("modes_covered",),
+                           quality_fraction="high_quality_fraction", mode_kl=("mode_kl", "modes_covered"))
+PACK = 4  # PacGAN's packing when the doctor asks for it
+
+
+def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
+    """The mixture game's own remedy for collapse: PacGAN (D judges `PACK` samples at once, so it
+    sees a lack of diversity), which changes D's input width and so takes a new run."""
+    if pitfall != "mode_collapse" or get(config, "model.pack") != 1:
+        return []
+    return [Change("model.pack", 1, PACK, f"PacGAN: D judges {PACK} samples jointly", restart=True)]
 
 
 @dataclass
@@ -70,39 +83,6 @@ class ModelConfig:
             raise UserError(f"model.d_dropout must be in [0, 1), got {self.d_dropout}")
 
 
-def mixture_centres(mixture: str) -> np.ndarray:
-    """The mode centres. The ring uses 2πk/8 for k = 0..7: `linspace(0, 2π, 8)` would repeat the
-    first centre as the last and leave only 7 distinct modes."""
-    if mixture == "ring":
-        angles = 2 * np.pi * np.arange(8) / 8
-        return np.stack([np.cos(angles), np.sin(angles)], axis=1)
-    axis = np.array([-4.0, -2.0, 0.0, 2.0, 4.0])
-    return np.array([(x, y) for x in axis for y in axis])
-
-
-def sample_mixture(centres: np.ndarray, std: float, n: int, generator: torch.Generator) -> Tensor:
-    """n points: a uniformly chosen centre plus isotropic Gaussian noise."""
-    c = torch.as_tensor(centres, dtype=torch.float32)
-    which = torch.randint(len(c), (n,), generator=generator)
-    return c[which] + std * torch.randn(n, 2, generator=generator)
-
-
-def mlp(n_in: int, hidden: int, layers: int, n_out: int, batch_norm: bool, dropout: float = 0.0) -> nn.Sequential:
-    """`layers` hidden layers of width `hidden` with ReLU (optionally batch norm, dropout)."""
-    blocks: list[nn.Module] = []
-    width = n_in
-    for _ in range(layers):
-        blocks.append(nn.Linear(width, hidden))
-        if batch_norm:
-            blocks.append(nn.BatchNorm1d(hidden))
-        blocks.append(nn.ReLU())
-        if dropout:
-            blocks.append(nn.Dropout(dropout))
-        width = hidden
-    blocks.append(nn.Linear(width, n_out))
-    return nn.Sequential(*blocks)
-
-
 class ToyGame(LatentGame):
     """Reals from a fixed sample of the mixture, fakes from G(z) with z ~ N(0, I) drawn every step."""
 
@@ -136,11 +116,15 @@ class ToyGame(LatentGame):
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         samples = generator(torch.randn(self.n_eval, self.z_dim, device=self.device)).cpu().numpy()
         metrics = mode_metrics(samples, self.centres, self.std)
-        plot_samples(samples, self.centres, out_dir / f"step_{step:07d}.png", f"step {step}: {_caption(metrics)}")
+        plot_samples(samples, self.centres, out_dir / f"step_{step:07d}.png", f"step {step}: {sample_caption(metrics)}")
         return metrics
 
     def metric_names(self) -> set[str]:
         return {"modes_covered", "high_quality_fraction", "mode_kl"}
+
+    def set_model_option(self, name: str, value: Any) -> None:
+        if name == "d_dropout":
+            set_dropout(self.discriminator, value)
 
     def signature(self) -> dict[str, Any]:
         return {"mixture": self.mixture, "std": self.std}
@@ -150,32 +134,6 @@ class ToyGame(LatentGame):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.batches.load_state_dict(state["batches"])
-
-
-def _caption(m: dict[str, float]) -> str:
-    return f"{int(m['modes_covered'])} modes, {100 * m['high_quality_fraction']:.1f}% high quality"
-
-
-def plot_samples(samples: np.ndarray, centres: np.ndarray, path: Path, title: str) -> None:
-    """Scatter of generated samples over the true centres, saved as PNG (atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from textgan.core.checkpoint import atomic_save_figure
-
-    span = math.ceil(float(np.abs(centres).max())) + 1
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4, color="tab:blue", label="samples")
-    ax.scatter(centres[:, 0], centres[:, 1], s=40, marker="x", color="tab:red", label="centres")
-    ax.set_xlim(-span, span)
-    ax.set_ylim(-span, span)
-    ax.set_aspect("equal")
-    ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper right", fontsize=7)
-    atomic_save_figure(fig, path)
-    plt.close(fig)
 
 
 def build_game(recipe: Recipe, device: torch.device) -> ToyGame:

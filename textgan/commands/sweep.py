@@ -2,7 +2,7 @@
 data, run `textgan.sweep.sweep` over the temperatures, print the table (or JSON rows) and write the
 table, the rows and the curve into the run (RUN_DIR/sweep/, or --out for one run); several runs are
 also drawn together, one curve each, into --out (the GAN-against-MLE comparison). Registered in
-`textgan.cli`."""
+`textgan.cli` (via `textgan.commands`)."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
 def write_sweep(curves: dict[str, list[dict[str, float]]], out: Path, table: bool) -> None:
     """One run's table, rows and curve (`table`), or several runs' rows ({label: rows}) and their
     curves drawn together, into `out`."""
-    from textgan.core.checkpoint import atomic_write_text
+    from textgan.storage import atomic_write_text
     from textgan.sweep import format_table, plot_sweep
 
     names = [TABLE, ROWS, PLOT] if table else [ROWS, PLOT]

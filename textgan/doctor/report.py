@@ -21,8 +21,7 @@ from typing import Any
 
 import yaml
 
-from textgan.core.checkpoint import atomic_write_text
-from textgan.core.doctor import Diagnosis, diagnose_run
+from textgan.core import schema
 from textgan.core.plots import (
     MARKERS_BELOW,
     MetricPanel,
@@ -31,6 +30,8 @@ from textgan.core.plots import (
     panel_series,
     run_labels,
 )
+from textgan.doctor.detect import Diagnosis, diagnose_run
+from textgan.storage import atomic_write_text
 
 SAMPLE_LINES = 40
 PanelsOf = Callable[[str], Sequence[MetricPanel]]
@@ -51,7 +52,7 @@ def _figures(diagnosis: Diagnosis, game_panels: Sequence[MetricPanel], start: in
     import matplotlib.pyplot as plt
 
     marks = [(f.first_step, SEVERITY_COLOURS[f.severity], f.pitfall) for f in diagnosis.findings]
-    actions = [(int(r["step"]), str(r["doctor_action"])) for r in diagnosis.records if "doctor_action" in r]
+    actions = [(int(r[schema.STEP]), str(r[schema.DOCTOR_ACTION])) for r in diagnosis.records if schema.DOCTOR_ACTION in r]
     out = []
     for panel, series in panel_series(diagnosis.records, game_panels):
         fig, ax = plt.subplots(figsize=(8, 2.6))
@@ -134,7 +135,7 @@ def _findings_html(diagnosis: Diagnosis) -> str:
 
 
 def _actions_html(records: list[dict[str, Any]]) -> str:
-    acts = [r for r in records if "doctor_action" in r or "doctor_finding" in r]
+    acts = [r for r in records if schema.DOCTOR_ACTION in r or schema.DOCTOR_FINDING in r]
     if not acts:
         return ""
     items = "".join(
