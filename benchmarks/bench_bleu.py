@@ -71,7 +71,8 @@ def peers(hyps: list, refs: list, repeat: int, subset: int) -> tuple[dict, list[
         bleu_s, scores = best_time(lambda: fast_bleu.BLEU(refs, WEIGHTS).get_score(hyps), repeat)
         self_s, self_scores = best_time(lambda: fast_bleu.SelfBLEU(hyps, WEIGHTS).get_score(), repeat)
         timings["fast_bleu"] = {"bleu_s": bleu_s, "self_bleu_s": self_s}
-        means = [f"{np.mean(scores[n]):.6f}" for n in ORDERS] + [f"{np.mean(self_scores[n]):.6f}" for n in ORDERS]
+        means = ([f"{np.mean(scores[n]):.6f}" for n in ORDERS]
+                 + [f"{np.mean(self_scores[n]):.6f}" for n in ORDERS])
         notes.append(f"fast-bleu values BLEU-2..5, Self-BLEU-2..5: {' '.join(means)}")
     try:
         import sacrebleu
@@ -98,12 +99,14 @@ def table(ours: dict, others: dict) -> str:
 
     rows = ["| tool | BLEU-2..5 | Self-BLEU-2..5 |", "|---|---|---|"]
     for name, t in {"textgan": ours, **others}.items():
-        rows.append(f"| {name} | {cell(t['bleu_s'], ours['bleu_s'])} | {cell(t['self_bleu_s'], ours['self_bleu_s'])} |")
+        rows.append(f"| {name} | {cell(t['bleu_s'], ours['bleu_s'])} | "
+                    f"{cell(t['self_bleu_s'], ours['self_bleu_s'])} |")
     return "\n".join(rows)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 sentences, one run, nothing recorded")
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last line")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool, best time kept")
@@ -119,7 +122,8 @@ def main() -> None:
     ours = {"bleu_s": bleu_s, "self_bleu_s": self_s}
     others, notes = peers(hyps, refs, repeat, subset)
 
-    values = " ".join(f"{bleu[n]:.6f}" for n in ORDERS) + ", " + " ".join(f"{self_values[n]:.6f}" for n in ORDERS)
+    values = (" ".join(f"{bleu[n]:.6f}" for n in ORDERS) + ", "
+              + " ".join(f"{self_values[n]:.6f}" for n in ORDERS))
     body = "\n".join([
         (f"{len(hyps)} hypotheses (Texygen MLE samples) vs {len(refs)} references (COCO test), "
          f"Self-BLEU over the {len(hyps)} samples; best of {repeat}; ratios = time / textgan's time."),

@@ -41,7 +41,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in GAMES:
-            eager, compiled = (make_trainer(f"{name}_oracle", device, args.bf16, Path(tmp, str(c)), c) for c in (False, True))
+            eager, compiled = (make_trainer(f"{name}_oracle", device, args.bf16, Path(tmp, str(c)), c)
+                               for c in (False, True))
             for kind in STEPS:
                 timed(step_fns(eager)[kind], device)
                 first = timed(step_fns(compiled)[kind], device)[0]
@@ -54,10 +55,11 @@ def main() -> None:
                 print(rows[-1], flush=True)
     threads = f"torch threads {torch.get_num_threads()}" if device.type == "cpu" else str(device)
     body = (f"device {device}{' bf16' if args.bf16 else ''}, {threads}; load average (1, 5, 15 min) "
-            f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, {', '.join(f'{x:.2f}' for x in load())} at "
-            f"the end; median of {args.repeats} steps each, eager and compiled alternating; batch 64, length 20, "
-            "vocabulary 5000, D with the peer's shared highway. First compiled call: the step that waits for "
-            "the compiler (a warm cache in /tmp/torchinductor_* shortens it).\n\n"
+            f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, "
+            f"{', '.join(f'{x:.2f}' for x in load())} at the end; median of {args.repeats} steps each, eager "
+            "and compiled alternating; batch 64, length 20, vocabulary 5000, D with the peer's shared "
+            "highway. First compiled call: the step that waits for the compiler (a warm cache in "
+            "/tmp/torchinductor_* shortens it).\n\n"
             "| game | step | eager s/step | compiled s/step | speed-up | first compiled call s |\n"
             "|---|---|---|---|---|---|\n" + "\n".join(rows))
     print(body)

@@ -111,7 +111,8 @@ def time_pair(trainer: Trainer, naive, kind: str, repeats: int, device: torch.de
     return {key: statistics.median(values) for key, values in times.items()}
 
 
-def image_figures(device: torch.device, bf16: bool, compile_: bool, repeats: int, out: Path) -> dict[str, float]:
+def image_figures(device: torch.device, bf16: bool, compile_: bool,
+                  repeats: int, out: Path) -> dict[str, float]:
     """DCGAN's median seconds per D and G step (after one warm-up each) and its training throughput:
     the real images D trains on per second of training, n_critic x batch / (n_critic x D + G)."""
     trainer = make_trainer(IMAGE_RECIPE, device, bf16, out, compile_, overrides=())
@@ -122,7 +123,8 @@ def image_figures(device: torch.device, bf16: bool, compile_: bool, repeats: int
         figures[f"dcgan_{kind}_step_s"] = statistics.median(timed(step, device)[0] for _ in range(repeats))
     batch, n_critic = trainer.cfg.batch_size, trainer.cfg.n_critic
     iteration_s = n_critic * figures["dcgan_d_step_s"] + figures["dcgan_g_step_s"]
-    return figures | {"dcgan_batch_size": batch, "dcgan_n_critic": n_critic, "dcgan_images_per_s": n_critic * batch / iteration_s}
+    return figures | {"dcgan_batch_size": batch, "dcgan_n_critic": n_critic,
+                      "dcgan_images_per_s": n_critic * batch / iteration_s}
 
 
 def step_gflop(step: Callable[[], object]) -> float:
@@ -167,7 +169,8 @@ def peak_memory(name: str, device: torch.device, bf16: bool, compile_: bool) -> 
 
 
 def peak_in_subprocess(name: str, args: argparse.Namespace) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--peak-of", name, "--device", args.device, "--threads", str(args.threads)]
+    cmd = [sys.executable, __file__, "--peak-of", name, "--device", args.device,
+           "--threads", str(args.threads)]
     cmd += ["--bf16"] * args.bf16 + ["--compile"] * args.compile
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -188,8 +191,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CUDA (train.amp)")
     parser.add_argument("--compile", action="store_true",
-                        help="train.compile for textgan's steps (the naive reference stays eager; the warm-up "
-                             "step waits for the compiler)")
+                        help="train.compile for textgan's steps (the naive reference stays eager; "
+                             "the warm-up step waits for the compiler)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object last")
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
@@ -217,19 +220,23 @@ def main() -> None:
                 gflop = figures[f"{name}_{kind}_gflop"] = step_gflop(step_fns(trainer)[kind])
                 floor = gflop / figures["gemm_gflops"]
                 figures[f"{name}_{kind}_step_s"], figures[f"naive_{name}_{kind}_step_s"] = ours, ref
-                figures[f"{name}_{kind}_step_cpu_s"], figures[f"naive_{name}_{kind}_step_cpu_s"] = cpu, t["naive_cpu"]
+                (figures[f"{name}_{kind}_step_cpu_s"],
+                 figures[f"naive_{name}_{kind}_step_cpu_s"]) = cpu, t["naive_cpu"]
                 rows.append(f"| {name} | {kind} | {ours:.4f} | {ref:.4f} | {ref / ours:.1f}x | {cpu:.4f} | "
-                            f"{t['naive_cpu']:.4f} | {t['naive_cpu'] / cpu:.1f}x | {peer:g} | {peer / ours:.1f}x | "
-                            f"{peer / cpu:.1f}x | {gflop:.1f} | {floor:.3f} | {floor / ours:.0%} | {tokens / ours:,.0f} |")
+                            f"{t['naive_cpu']:.4f} | {t['naive_cpu'] / cpu:.1f}x | {peer:g} | "
+                            f"{peer / ours:.1f}x | {peer / cpu:.1f}x | {gflop:.1f} | {floor:.3f} | "
+                            f"{floor / ours:.0%} | {tokens / ours:,.0f} |")
                 print(rows[-1], flush=True)
         figures |= image_figures(device, args.bf16, args.compile, repeats, Path(tmp))
     load_end = load()
-    figures |= {"load_1min_start": load_start[0], "load_1min_end": load_end[0], "threads": torch.get_num_threads()}
+    figures |= {"load_1min_start": load_start[0], "load_1min_end": load_end[0],
+                "threads": torch.get_num_threads()}
     peaks = {name: peak_in_subprocess(name, args) for name in GAMES}
     for name, peak in peaks.items():
         figures |= {f"{name}_{key}": value for key, value in peak.items()}
     figures["peak_rss_mb"] = max(peak["peak_rss_mb"] for peak in peaks.values())
-    times = {v: {k: figures[f"{p}relgan_{k}_step_s"] for k in STEPS} for v, p in (("textgan", ""), ("naive", "naive_"))}
+    times = {v: {k: figures[f"{p}relgan_{k}_step_s"] for k in STEPS}
+             for v, p in (("textgan", ""), ("naive", "naive_"))}
     figures["relgan_schedule_h"] = schedule_hours(times["textgan"])
     figures["relgan_schedule_cpu_h"] = schedule_hours({k: figures[f"relgan_{k}_step_cpu_s"] for k in STEPS})
     figures["naive_relgan_schedule_h"] = schedule_hours(times["naive"])
@@ -244,13 +251,15 @@ def main() -> None:
         + (f" {peak['peak_cuda_mb']:.0f} MB CUDA |" if "peak_cuda_mb" in peak else "")
         for name, peak in peaks.items())
     body = (
-        f"device {device}{' bf16' if args.bf16 else ''}{', textgan with train.compile' if args.compile else ''}, "
+        f"device {device}{' bf16' if args.bf16 else ''}"
+        f"{', textgan with train.compile' if args.compile else ''}, "
         f"{threads}; CPU sampling and cross-entropy by {figures['cpu_kernels']}; load average (1, 5, 15 min) "
-        f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, {', '.join(f'{x:.2f}' for x in load_end)} at "
-        f"the end of the timing (2 cores); {repeats} timed steps (median), textgan's and the "
-        "naive reference's (benchmarks/naive_steps.py) alternating after one warm-up each; batch 64, length 20, "
-        "vocabulary 5000; SeqGAN G step = 16 Monte-Carlo rollouts + REINFORCE; D with the peer's shared highway "
-        f"({', '.join(PEER_SETTINGS)}). Peer: TextGAN-PyTorch on this machine with torch's default threads (issue 7).\n\n"
+        f"{', '.join(f'{x:.2f}' for x in load_start)} at the start, "
+        f"{', '.join(f'{x:.2f}' for x in load_end)} at the end of the timing (2 cores); {repeats} timed "
+        "steps (median), textgan's and the naive reference's (benchmarks/naive_steps.py) alternating after "
+        "one warm-up each; batch 64, length 20, vocabulary 5000; SeqGAN G step = 16 Monte-Carlo rollouts + "
+        f"REINFORCE; D with the peer's shared highway ({', '.join(PEER_SETTINGS)}). Peer: TextGAN-PyTorch on "
+        "this machine with torch's default threads (issue 7).\n\n"
         "CPU s = this process's CPU time per step over all its threads: far less load-dependent than wall "
         "time, though contention still inflates it. Peer / CPU s bounds the speed-up over the peer from "
         "below, assuming the peer's wall times were measured with at least one core to itself.\n\n"
@@ -258,28 +267,31 @@ def main() -> None:
         "| CPU speed-up vs naive | peer s/step | speed-up vs peer | peer / textgan CPU s | GFLOP | floor s "
         "| floor / textgan | tokens/s (textgan) |"
         "\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        f"GFLOP: one step's matmul and convolution work (torch's FlopCounterMode; elementwise work, sampling and "
-        f"memory traffic not counted). Floor: that work at this machine's measured fp32 matmul rate, "
-        f"{figures['gemm_gflops']:.0f} GFLOP/s (a 4096 x 1200 by 1200 x 1200 product, {threads}), the "
-        "best rate measured here: a lower bound on the step for any implementation of the same arithmetic, "
-        "and floor / textgan the share of the step that runs at that rate.\n\n"
+        "GFLOP: one step's matmul and convolution work (torch's FlopCounterMode; elementwise work, "
+        "sampling and memory traffic not counted). Floor: that work at this machine's measured fp32 "
+        f"matmul rate, {figures['gemm_gflops']:.0f} GFLOP/s (a 4096 x 1200 by 1200 x 1200 product, "
+        f"{threads}), the best rate measured here: a lower bound on the step for any implementation of the "
+        "same arithmetic, and floor / textgan the share of the step that runs at that rate.\n\n"
         f"Image baseline, {IMAGE_RECIPE} (DCGAN, batch {figures['dcgan_batch_size']}, 1 x 28 x 28, n_critic "
         f"{figures['dcgan_n_critic']}), textgan only, timed after the text games:\n\n"
         "| recipe | D s/step | G s/step | images/s (D step) | training images/s |\n|---|---|---|---|---|\n"
         f"| {IMAGE_RECIPE} | {figures['dcgan_d_step_s']:.4f} | {figures['dcgan_g_step_s']:.4f} | "
-        f"{figures['dcgan_batch_size'] / figures['dcgan_d_step_s']:,.0f} | {figures['dcgan_images_per_s']:,.0f} |\n\n"
+        f"{figures['dcgan_batch_size'] / figures['dcgan_d_step_s']:,.0f} | "
+        f"{figures['dcgan_images_per_s']:,.0f} |\n\n"
         "Training images/s: the real images D trains on per second of training, n_critic x batch / "
         "(n_critic x D step + G step).\n\n"
         "Peak resident memory, textgan's steps only, one fresh process per game:\n\n"
-        "| game | peak RSS GB | peer GB | ratio |" + (" peak CUDA |\n|---|---|---|---|---|\n" if device.type == "cuda"
+        "| game | peak RSS GB | peer GB | ratio |" + (" peak CUDA |\n|---|---|---|---|---|\n"
+                                                      if device.type == "cuda"
                                                       else "\n|---|---|---|---|\n") + peak_rows + "\n\n"
         f"full relgan_oracle schedule ≈ {figures['relgan_schedule_h']:.1f} h on this machine at this load "
         f"({SCHEDULE_MLE:,} MLE steps + {SCHEDULE_ADV:,} x (1 G + {N_CRITIC} D) at the step times above, "
         f"evaluations not included; naive reference {figures['naive_relgan_schedule_h']:.1f} h, "
-        f"peer {schedule_hours(PEER_S['relgan']):.1f} h); its CPU time {figures['relgan_schedule_cpu_h']:.1f} "
-        "CPU-hours, i.e. at most that long on the 2 cores with the machine to itself; its matmul work alone, at "
-        f"the measured rate, takes {figures['relgan_schedule_floor_h']:.1f} h (the floor for any implementation "
-        "of the same arithmetic on this machine)"
+        f"peer {schedule_hours(PEER_S['relgan']):.1f} h); its CPU time "
+        f"{figures['relgan_schedule_cpu_h']:.1f} CPU-hours, i.e. at most that long on the 2 cores with the "
+        "machine to itself; its matmul work alone, at the measured rate, takes "
+        f"{figures['relgan_schedule_floor_h']:.1f} h (the floor for any implementation of the same "
+        "arithmetic on this machine)"
     )
     print(body)
     if not args.no_record:

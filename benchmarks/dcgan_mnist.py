@@ -88,7 +88,8 @@ def main() -> None:
     body = "\n".join([
         f"`dcgan_mnist` (DCGAN, batch 64, Adam 2e-4 β1 0.5, non-saturating loss) for {steps} steps on the",
         "10,000 MNIST test digits; one torch thread; domain FID/IS on 2,000 generated vs 2,000 real digits",
-        f"with textgan's digit classifier (held-out accuracy {100 * acc:.2f} %, {acc_s:.0f} s to train or load).",
+        (f"with textgan's digit classifier (held-out accuracy {100 * acc:.2f} %, {acc_s:.0f} s to "
+         "train or load)."),
         "",
         *rows,
         "",

@@ -39,10 +39,11 @@ from textgan.storage import RECIPES_DIR
 
 HEALTHY_SCALE = ["train.steps=3000", "eval.every=250", "train.log_every=10", "train.checkpoint_every=1000"]
 HEALTHY = {"toy_grid": HEALTHY_SCALE, "toy_ring": HEALTHY_SCALE,
-           # short text runs, evaluated often from their near-random start (the old collapse rule's false alarm)
+           # short text runs, evaluated often from their near-random start (the old collapse rule's
+           # false alarm)
            "demo_oracle": ["eval.every=50"],
-           "relgan_coco_small": ["train.pretrain_steps=600", "train.steps=200", "eval.every=100", "data.n_eval=300",
-                                 "data.bleu_samples=100", "train.checkpoint_every=1000"]}
+           "relgan_coco_small": ["train.pretrain_steps=600", "train.steps=200", "eval.every=100",
+                                 "data.n_eval=300", "data.bleu_samples=100", "train.checkpoint_every=1000"]}
 # Recipes compared with doctor auto vs off, and the end metrics that show the difference.
 AUTO = {
     "non_finite_toy_grid": ("steps", "modes_covered", "high_quality_fraction"),
@@ -71,7 +72,8 @@ def train(recipe: Path, out: Path, seed: int, overrides: list[str]) -> dict:
     if done.returncode not in (0, 2):
         raise SystemExit(f"{recipe.name} crashed:\n{done.stderr[-3000:]}")
     error = done.stderr.strip().splitlines()[-1] if done.returncode else ""
-    return {"rc": done.returncode, "seconds": time.perf_counter() - started, "summary": summary, "error": error}
+    return {"rc": done.returncode, "seconds": time.perf_counter() - started,
+            "summary": summary, "error": error}
 
 
 def checkpoints_finite(run: Path) -> bool:
@@ -93,28 +95,32 @@ def confusion_table(rows: list[dict]) -> str:
     for label in labels:
         mine = [r for r in rows if r["expected"] == label]
         if mine:
-            body += f"| {label} | " + " | ".join(str(sum(r['first'] == c for r in mine)) for c in used) + " |\n"
+            body += (f"| {label} | " + " | ".join(str(sum(r['first'] == c for r in mine)) for c in used)
+                     + " |\n")
     return head + body
 
 
 def run_table(rows: list[dict]) -> str:
-    out = "| recipe | provoked | named first | all findings | exit | steps | seconds |\n|---|---|---|---|---|---|---|\n"
+    out = ("| recipe | provoked | named first | all findings | exit | steps | seconds |\n"
+           "|---|---|---|---|---|---|---|\n")
     for r in rows:
-        out += (f"| {r['recipe']} | {r['expected']} | {r['first']} | {', '.join(r['all']) or '-'} | {r['rc']} | "
-                f"{r['steps']} | {r['seconds']:.0f} |\n")
+        out += (f"| {r['recipe']} | {r['expected']} | {r['first']} | {', '.join(r['all']) or '-'} | "
+                f"{r['rc']} | {r['steps']} | {r['seconds']:.0f} |\n")
     return out
 
 
 def auto_table(pairs: list[dict]) -> str:
-    out = ("| recipe | metric | doctor off | doctor auto | auto's actions | non-finite checkpoints (off / auto) |\n"
+    out = ("| recipe | metric | doctor off | doctor auto | auto's actions | non-finite checkpoints "
+           "(off / auto) |\n"
            "|---|---|---|---|---|---|\n")
     for p in pairs:
         for metric in AUTO[p["recipe"]]:
             off, auto = p["off"]["summary"].get(metric), p["auto"]["summary"].get(metric)
             fmt = lambda v: "-" if v is None else f"{v:.4g}"
             off_text = fmt(off) if p["off"]["rc"] == 0 else f"{fmt(off)} (diverged: {p['off_step']} steps)"
-            out += (f"| {p['recipe']} | {metric} | {off_text} | {fmt(auto)} | {', '.join(p['actions']) or '-'} | "
-                    f"{'no' if p['off_finite'] else 'YES'} / {'no' if p['auto_finite'] else 'YES'} |\n")
+            out += (f"| {p['recipe']} | {metric} | {off_text} | {fmt(auto)} | "
+                    f"{', '.join(p['actions']) or '-'} | {'no' if p['off_finite'] else 'YES'} / "
+                    f"{'no' if p['auto_finite'] else 'YES'} |\n")
     return out
 
 
@@ -123,14 +129,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
-    parser.add_argument("--runs", metavar="DIR", help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument("--runs", metavar="DIR",
+                        help="keep the run folders here (default: a temporary folder)")
     parser.add_argument("--only", nargs="+", metavar="RECIPE", help="run only these recipes (by name)")
     args = parser.parse_args()
 
     broken = sorted((RECIPES_DIR / "broken").glob("*.yaml"))
     jobs = [(p, p.stem, expected_pitfall(p.stem), [], "off") for p in broken]
     jobs += [(RECIPES_DIR / f"{name}.yaml", name, "healthy", scale, "off") for name, scale in HEALTHY.items()]
-    jobs += [(p, p.stem, expected_pitfall(p.stem), ["doctor.mode=auto"], "auto") for p in broken if p.stem in AUTO]
+    jobs += [(p, p.stem, expected_pitfall(p.stem), ["doctor.mode=auto"], "auto")
+             for p in broken if p.stem in AUTO]
     if args.only:
         names = {job[1] for job in jobs}
         unknown = sorted(set(args.only) - names)
@@ -145,12 +153,16 @@ def main() -> None:
             out = Path(tmp) / f"{name}_{mode}"
             result = train(recipe, out, args.seed, overrides)
             found = diagnose(out)
-            steps = max((r.get("step", 0) for r in read_metrics(out / "metrics.jsonl") if "doctor_action" not in r),
+            steps = max((r.get("step", 0) for r in read_metrics(out / "metrics.jsonl")
+                         if "doctor_action" not in r),
                         default=0)
-            actions = [r["doctor_action"] for r in read_metrics(out / "metrics.jsonl") if "doctor_action" in r]
-            print(f"{name:32s} {mode:4s} rc {result['rc']} {result['seconds']:6.0f}s named {found[:3]}", flush=True)
-            return {"recipe": name, "mode": mode, "expected": expected, "first": found[0] if found else "healthy",
-                    "all": found, "steps": steps, "actions": actions, "finite": checkpoints_finite(out), **result}
+            actions = [r["doctor_action"] for r in read_metrics(out / "metrics.jsonl")
+                       if "doctor_action" in r]
+            print(f"{name:32s} {mode:4s} rc {result['rc']} {result['seconds']:6.0f}s named {found[:3]}",
+                  flush=True)
+            return {"recipe": name, "mode": mode, "expected": expected,
+                    "first": found[0] if found else "healthy", "all": found, "steps": steps,
+                    "actions": actions, "finite": checkpoints_finite(out), **result}
 
         with ThreadPoolExecutor(args.jobs) as pool:
             results = list(pool.map(one, jobs))
@@ -158,22 +170,26 @@ def main() -> None:
     pairs = []
     for r in (r for r in results if r["mode"] == "auto"):
         o = next(x for x in off if x["recipe"] == r["recipe"])
-        pairs.append({"recipe": r["recipe"], "off": o, "auto": r, "actions": r["actions"], "off_step": o["steps"],
-                      "off_finite": o["finite"], "auto_finite": r["finite"]})
+        pairs.append({"recipe": r["recipe"], "off": o, "auto": r, "actions": r["actions"],
+                      "off_step": o["steps"], "off_finite": o["finite"], "auto_finite": r["finite"]})
     correct = sum(r["first"] == r["expected"] for r in off)
-    missing = [] if args.only or any(r["recipe"] == "d_overfitting_mnist" for r in off) else ["d_overfitting_mnist"]
+    missing = ([] if args.only or any(r["recipe"] == "d_overfitting_mnist" for r in off)
+               else ["d_overfitting_mnist"])
     body = (f"Seed {args.seed}; broken recipes as written, stabilised toy recipes scaled to "
-            f"{' '.join(HEALTHY_SCALE)} for CPU. {correct}/{len(off)} runs named their provoked pitfall first "
-            f"(healthy = nothing fired). Total {time.perf_counter() - started:.0f} s with {args.jobs} parallel runs."
-            f"{' Not run: ' + ', '.join(missing) + '.' if missing else ''}"
+            f"{' '.join(HEALTHY_SCALE)} for CPU. {correct}/{len(off)} runs named their provoked "
+            f"pitfall first (healthy = nothing fired). Total {time.perf_counter() - started:.0f} s with "
+            f"{args.jobs} parallel runs.{' Not run: ' + ', '.join(missing) + '.' if missing else ''}"
             f"{' Only these recipes (--only): ' + ', '.join(args.only) + '.' if args.only else ''}\n\n"
-            f"{confusion_table(off)}\n{run_table(off)}\nDoctor auto vs off, same seed:\n\n{auto_table(pairs)}")
+            f"{confusion_table(off)}\n{run_table(off)}\n"
+            f"Doctor auto vs off, same seed:\n\n{auto_table(pairs)}")
     print(body)
     if not args.no_record:
         record("GAN doctor: confusion table and auto vs off (benchmarks/doctor_bench.py)", body)
-    print(json.dumps({"correct": correct, "runs": len(off), "seconds": round(time.perf_counter() - started, 1),
+    print(json.dumps({"correct": correct, "runs": len(off),
+                      "seconds": round(time.perf_counter() - started, 1),
                       "named_first": {r["recipe"]: r["first"] for r in off},
-                      "auto_vs_off": {p["recipe"]: {m: [p["off"]["summary"].get(m), p["auto"]["summary"].get(m)]
+                      "auto_vs_off": {p["recipe"]: {m: [p["off"]["summary"].get(m),
+                                                        p["auto"]["summary"].get(m)]
                                                      for m in AUTO[p["recipe"]]} for p in pairs}}))
 
 

@@ -27,7 +27,8 @@ def shuffle_words(lines: list[str], seed: int = 0) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="first N lines of each file (default: all)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()

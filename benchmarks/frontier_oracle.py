@@ -66,8 +66,8 @@ SETUPS = {
         recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small"},
         quick={
             "mle": ["train.pretrain_steps=400", "eval.every=200", "data.n_eval=2000"],
-            "seqgan": ["train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3", "eval.every_adversarial=4",
-                       "data.n_eval=2000"],
+            "seqgan": ["train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3",
+                       "eval.every_adversarial=4", "data.n_eval=2000"],
             "relgan_small": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
         },
         temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=10_000, quick_n=2000,
@@ -80,8 +80,8 @@ SETUPS = {
         recipes={"mle": "mle_coco", "seqgan": "seqgan_coco", "relgan_small": "relgan_coco_small"},
         quick={
             "mle": ["train.pretrain_steps=600", "eval.every=300", "data.n_eval=200", "data.bleu_samples=50"],
-            "seqgan": ["train.pretrain_d_steps=50", "train.steps=4", "train.n_critic=3", "eval.every_adversarial=4",
-                       "data.n_eval=200", "data.bleu_samples=50"],
+            "seqgan": ["train.pretrain_d_steps=50", "train.steps=4", "train.n_critic=3",
+                       "eval.every_adversarial=4", "data.n_eval=200", "data.bleu_samples=50"],
             "relgan_small": ["train.steps=40", "eval.every=20", "data.n_eval=200", "data.bleu_samples=50"],
         },
         temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=2000, quick_n=300,
@@ -99,7 +99,8 @@ def stage_done(run: Path) -> bool:
     return (run / "summary.json").is_file()
 
 
-def start_training(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) -> subprocess.Popen | None:
+def start_training(setup: Setup, name: str, out: Path,
+                   quick: bool, env: dict[str, str]) -> subprocess.Popen | None:
     """Start training one stage (or resuming it) with its output in OUT/NAME.log; None when it finished
     earlier."""
     run = out / name
@@ -179,7 +180,8 @@ def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], xlabel:
     from textgan.storage import atomic_save_figure
 
     plt = _pyplot()
-    groups = [[k for k in setup.trajectory if k.startswith("nll")], [k for k in setup.trajectory if "bleu" in k]]
+    groups = [[k for k in setup.trajectory if k.startswith("nll")],
+              [k for k in setup.trajectory if "bleu" in k]]
     groups = [g for g in groups if g]
     fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4), squeeze=False)
     steps = [p["step"] for p in points]
@@ -220,14 +222,18 @@ def _settings(config: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", choices=tuple(SETUPS), default="oracle", help="which benchmark (default oracle)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=tuple(SETUPS), default="oracle",
+                        help="which benchmark (default oracle)")
     parser.add_argument("--quick", action="store_true", help="cut every schedule short (minutes)")
-    parser.add_argument("--out", type=Path, help="folder of the stages' runs (default runs/frontier-CORPUS[-quick])")
+    parser.add_argument("--out", type=Path,
+                        help="folder of the stages' runs (default runs/frontier-CORPUS[-quick])")
     parser.add_argument("--only", nargs="+", choices=GANS,
                         help="GANs to run (default: all); a partial invocation does not record RESULTS.md")
     parser.add_argument("--threads", type=int, default=2,
-                        help="torch threads: MLE and the sweeps use them all, the GANs share them (default 2)")
+                        help="torch threads: MLE and the sweeps use them all, the GANs share them "
+                             "(default 2)")
     parser.add_argument("--json", action="store_true", help="(the last line is always the JSON summary)")
     args = parser.parse_args()
     setup = SETUPS[args.corpus]
@@ -246,7 +252,8 @@ def main() -> None:
         run = out / name
         points = trajectory(setup, run)
         config = yaml.safe_load((run / "config.yaml").read_text())
-        if name != "mle":  # counted from the adversarial start (D pre-training leaves the generator as it was)
+        # counted from the adversarial start (D pre-training leaves the generator as it was)
+        if name != "mle":
             start = adversarial_start(config)
             points = [dict(p, step=p["step"] - start) for p in points if p["step"] >= start]
         xlabel = "MLE step" if name == "mle" else "adversarial step (0: the MLE generator it starts from)"
@@ -264,12 +271,14 @@ def main() -> None:
                          for r in frontiers[name]],
             "wall_s": summary["wall_time_s"],
         }
-        lines.append(f"| {name} | {_settings(config)} | {_shown(first, setup) if first else '-'} | {_shown(summary, setup)} | "
-                     f"{best[y]:.3f} at {'MLE' if name == 'mle' else 'adversarial'} step {best['step']:.0f} | {setup.published[name]} | "
-                     f"{summary['wall_time_s'] / 60:.1f} |")
+        lines.append(f"| {name} | {_settings(config)} | {_shown(first, setup) if first else '-'} | "
+                     f"{_shown(summary, setup)} | {best[y]:.3f} at "
+                     f"{'MLE' if name == 'mle' else 'adversarial'} step {best['step']:.0f} "
+                     f"| {setup.published[name]} | {summary['wall_time_s'] / 60:.1f} |")
     plot_sweep(frontiers, out / "frontier.png",
                marks={name: (setup.published_metric, setup.published[name],
-                             f"{setup.published_source[name]}: {setup.published[name]:g}") for name in frontiers})
+                             f"{setup.published_source[name]}: {setup.published[name]:g}")
+                      for name in frontiers})
     wall = time.perf_counter() - started
     columns = [k for pair in setup.frontiers for k in pair]
     x0, y0 = setup.frontiers[0]
@@ -279,14 +288,16 @@ def main() -> None:
         for r in rows:
             mle = mle_at(frontiers["mle"], x0, y0, r[x0]) if name != "mle" else None
             gap = "- | -" if mle is None else f"{mle:.3f} | {r[y0] - mle:+.3f}"
-            sweep_rows.append(f"| {name} | {r['temperature']:g} | " + " | ".join(f"{r[k]:.3f}" for k in columns)
+            sweep_rows.append(f"| {name} | {r['temperature']:g} | "
+                              + " | ".join(f"{r[k]:.3f}" for k in columns)
                               + f" | {gap} |")
     n = setup.quick_n if args.quick else setup.n
-    body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; runs in {out}; "
-            f"{args.threads} torch threads (the GANs side by side, {max(1, args.threads // len(GANS))} each); this invocation {wall / 60:.1f} min (stages finished "
-            f"earlier are not re-run; each stage's own training time is in the last column).\n\n"
-            f"| model | schedule | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | published {y} | "
-            "train min |\n|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
+    body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; "
+            f"runs in {out}; {args.threads} torch threads (the GANs side by side, "
+            f"{max(1, args.threads // len(GANS))} each); this invocation {wall / 60:.1f} min (stages "
+            "finished earlier are not re-run; each stage's own training time is in the last column).\n\n"
+            f"| model | schedule | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | "
+            f"published {y} | train min |\n|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
             f"\n\nFrontier over sampling temperature ({n} samples per point):\n\n" + "\n".join(sweep_rows) +
             f"\n\nPNGs: {out}/frontier.png, {out}/curves_*.png")
     print(body)

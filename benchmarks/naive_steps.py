@@ -35,7 +35,8 @@ from textgan.text.generators import LSTMGenerator, RelationalMemoryGenerator, St
 from textgan.text.signals import reinforce_loss
 
 
-def naive_rmc_step(G: RelationalMemoryGenerator, prev_tokens: Tensor, memory: Tensor) -> tuple[Tensor, Tensor]:
+def naive_rmc_step(G: RelationalMemoryGenerator,
+                   prev_tokens: Tensor, memory: Tensor) -> tuple[Tensor, Tensor]:
     """One relational-memory step as RelGAN's code writes it: logits (B, V) and the new memory."""
     b, n, w = memory.shape
     x = G.input_proj(G.embedding(prev_tokens))[:, None]  # (B, 1, W)

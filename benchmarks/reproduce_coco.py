@@ -38,8 +38,8 @@ PUBLISHED = {  # BLEU-2..5, RelGAN paper (Nie et al. 2019), Table 2
     "relgan_coco": (0.849, 0.687, 0.502, 0.331),
 }
 # no BLEU while training (the table scores the final samples), so no best checkpoint chosen by it either
-SHORT = ["train.pretrain_steps=600", "data.n_eval=200", "data.bleu_samples=0", "eval.metric=", "train.progress=false",
-         "train.checkpoint_every=100000", "eval.every=100000"]
+SHORT = ["train.pretrain_steps=600", "data.n_eval=200", "data.bleu_samples=0", "eval.metric=",
+         "train.progress=false", "train.checkpoint_every=100000", "eval.every=100000"]
 QUICK = {  # CPU tens of minutes instead of GPU hours: same games, schedules cut short, RelGAN narrower
     "mle_coco": SHORT,
     "seqgan_coco": [*SHORT, "train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3"],
@@ -73,7 +73,8 @@ def main() -> None:
     n = args.n or (1000 if args.quick else 10_000)
     references = data_file("coco", "test").read_text(encoding="utf-8").splitlines()
     tokenizer = WordTokenizer(lowercase=True)
-    metrics = select_metrics("bleu,self_bleu" + (",fed" if args.fed else ""), have_train=False, fed_available=True)
+    metrics = select_metrics("bleu,self_bleu" + (",fed" if args.fed else ""),
+                             have_train=False, fed_available=True)
     rows, figures = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
@@ -83,16 +84,18 @@ def main() -> None:
             scores = evaluate_text(samples, references, tokenizer.tokenize, metrics=metrics)
             scores["nll_gen"] = summary.get("nll_gen", float("nan"))
             figures[name] = {**scores, "wall_s": wall}
-            bleu = " ".join(f"{scores[f'bleu_{k}']:.3f} ({p:.3f})" for k, p in zip(range(2, 6), PUBLISHED[name]))
+            bleu = " ".join(f"{scores[f'bleu_{k}']:.3f} ({p:.3f})"
+                            for k, p in zip(range(2, 6), PUBLISHED[name]))
             self_bleu = " ".join(f"{scores[f'self_bleu_{k}']:.3f}" for k in range(2, 6))
             fed = f"{scores['fed']:.4f}" if "fed" in scores else "-"
             rows.append(f"| {name} | {bleu} | {self_bleu} | {scores['nll_gen']:.3f} | {fed} | {wall:.0f} |")
             print(rows[-1], flush=True)
     mode = ("quick (CPU schedules: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in QUICK.items()) + ")"
             if args.quick else "full recipes")
-    body = (f"{mode}; device {device}, torch threads {torch.get_num_threads()}; {n} samples per model against "
-            f"the {len(references)} COCO test lines (Texygen protocol, lower-cased NLTK word tokens). "
-            "NLL_gen: per-token, padding excluded, on the test set. Published: RelGAN paper.\n\n"
+    body = (f"{mode}; device {device}, torch threads {torch.get_num_threads()}; {n} samples per "
+            f"model against the {len(references)} COCO test lines (Texygen protocol, lower-cased NLTK "
+            "word tokens). NLL_gen: per-token, padding excluded, on the test set. Published: "
+            "RelGAN paper.\n\n"
             "| model | BLEU-2..5 ours (published) | Self-BLEU-2..5 | NLL_gen | FED | wall s |\n"
             "|---|---|---|---|---|---|\n" + "\n".join(rows))
     print(body)

@@ -27,12 +27,15 @@ from textgan.text import Oracle, make_oracle_dataset
 
 RECIPES = RECIPES_DIR
 PUBLISHED = {"oracle": 5.750, "mle_oracle": 9.038, "seqgan_oracle": 8.736, "relgan_oracle": 6.680}
-SHORT = ["train.pretrain_steps=400", "data.n_eval=2000", "train.progress=false", "train.checkpoint_every=100000"]
+SHORT = ["train.pretrain_steps=400", "data.n_eval=2000", "train.progress=false",
+         "train.checkpoint_every=100000"]
 QUICK = {  # CPU minutes instead of GPU hours: same games, schedules cut short, RelGAN narrower
     "mle_oracle": [*SHORT, "eval.every=200"],
-    "seqgan_oracle": [*SHORT, "train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3", "eval.every=100000"],
+    "seqgan_oracle": [*SHORT, "train.pretrain_d_steps=50", "train.steps=8",
+                      "train.n_critic=3", "eval.every=100000"],
     "relgan_oracle": [*SHORT, "train.steps=40", "train.n_critic=3", "model.head_size=64",
-                      "model.d_filter_sizes=[2,3,4,5]", "model.d_num_filters=[64,64,64,64]", "eval.every=100000"],
+                      "model.d_filter_sizes=[2,3,4,5]", "model.d_num_filters=[64,64,64,64]",
+                      "eval.every=100000"],
 }
 
 
@@ -42,7 +45,8 @@ def oracle_self_nll() -> float:
     return float(oracle.nll(make_oracle_dataset(oracle)).mean())
 
 
-def run(name: str, overrides: list[str], out: Path, device: torch.device) -> tuple[float | None, float, float]:
+def run(name: str, overrides: list[str],
+        out: Path, device: torch.device) -> tuple[float | None, float, float]:
     """Train one recipe; NLL_oracle after pre-training (None if it has no adversarial phase), at the
     end, and the wall time in seconds."""
     recipe = load_recipe(RECIPES / f"{name}.yaml", overrides)
@@ -55,7 +59,8 @@ def run(name: str, overrides: list[str], out: Path, device: torch.device) -> tup
     before = None
     if recipe.train.steps:
         start = recipe.train.adversarial_start
-        before = next(r["nll_oracle"] for r in read_metrics(out / name / "metrics.jsonl") if r["step"] == start)
+        before = next(r["nll_oracle"] for r in read_metrics(out / name / "metrics.jsonl")
+                      if r["step"] == start)
     return before, summary["nll_oracle"], wall
 
 
@@ -80,12 +85,14 @@ def main() -> None:
             print(rows[-1], flush=True)
     mode = "quick (CPU schedules: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in QUICK.items()) + ")" \
         if args.quick else "full recipes"
-    body = (f"{mode}; device {device}, torch threads {torch.get_num_threads()}. NLL_oracle = the oracle's mean "
-            "per-token NLL of model samples (length 20).\n\n"
-            "| model | ours after MLE | ours final | published | wall s |\n|---|---|---|---|---|\n" + "\n".join(rows))
+    body = (f"{mode}; device {device}, torch threads {torch.get_num_threads()}. NLL_oracle = the "
+            "oracle's mean per-token NLL of model samples (length 20).\n\n"
+            "| model | ours after MLE | ours final | published | wall s |\n|---|---|---|---|---|\n"
+            + "\n".join(rows))
     print(body)
     if not args.no_record:
-        record("reproduce_oracle: NLL_oracle, MLE / SeqGAN / RelGAN" + (" (quick)" if args.quick else ""), body)
+        record("reproduce_oracle: NLL_oracle, MLE / SeqGAN / RelGAN" + (" (quick)" if args.quick else ""),
+               body)
 
 
 if __name__ == "__main__":

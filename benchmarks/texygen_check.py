@@ -31,7 +31,8 @@ TOLERANCE = 0.002
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.parse_args()
 
     references = load_tokenised(data_file("coco", "test"))

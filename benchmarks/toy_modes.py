@@ -24,9 +24,10 @@ from pathlib import Path
 from results import record
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLISHED = """\
-Published (5×5 grid, std 0.05, modes of 25 / high-quality %, as quoted in DESIGN.md): GAN 3.3 / 0.5 and
-VEEGAN 24.6 / 40 (VEEGAN paper); GAN 17.3 / 94.8, Unrolled GAN 23.6 / 16, PacGAN4 24.8 / 93.6 (PacGAN paper)."""
+PUBLISHED = (
+    "Published (5×5 grid, std 0.05, modes of 25 / high-quality %, as quoted in DESIGN.md): "
+    "GAN 3.3 / 0.5 and\nVEEGAN 24.6 / 40 (VEEGAN paper); GAN 17.3 / 94.8, Unrolled GAN 23.6 / 16, "
+    "PacGAN4 24.8 / 93.6 (PacGAN paper).")
 
 
 def train(recipe: str, seed: int, out: Path) -> dict[str, float]:
@@ -62,10 +63,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         jobs = [(r, s) for r in args.recipes for s in range(args.seeds)]
         with ThreadPoolExecutor(args.jobs) as pool:
-            summaries = list(pool.map(lambda job: train(job[0], job[1], Path(tmp) / f"{job[0]}_{job[1]}"), jobs))
+            summaries = list(pool.map(lambda job: train(job[0], job[1], Path(tmp) / f"{job[0]}_{job[1]}"),
+                                      jobs))
     by_recipe = {r: [s for (name, _), s in zip(jobs, summaries) if name == r] for r in args.recipes}
     lines = [
-        f"{args.seeds} seeds per recipe (0..{args.seeds - 1}); mean ± std; wall time per run, one torch thread each",
+        (f"{args.seeds} seeds per recipe (0..{args.seeds - 1}); mean ± std; wall time per run, one "
+         "torch thread each"),
         f"and {args.jobs} runs in parallel.",
         "",
         "| recipe | modes covered | high quality % | mode KL | per seed (modes/HQ) | wall time |",

@@ -42,7 +42,8 @@ def import_graph() -> dict[str, set[str]]:
                     parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(parts + ([base] if base else []))
                 if base.startswith("textgan"):
-                    deps |= {f"{base}.{a.name}" if f"{base}.{a.name}" in mods else resolve(base) for a in node.names}
+                    deps |= {f"{base}.{a.name}" if f"{base}.{a.name}" in mods else resolve(base)
+                             for a in node.names}
         graph[name] = deps - {name, None}
     return graph
 
@@ -103,7 +104,8 @@ def test_the_core_names_no_game_metric():
         module = game_module(game)
         names |= {k for panel in module.METRIC_PANELS for k in panel.keys}
         roles = module.METRIC_ROLES
-        names |= {k for k, _ in roles.quality} | set(roles.diversity) | set(roles.similarity) | set(roles.spread)
+        names |= ({k for k, _ in roles.quality} | set(roles.diversity) | set(roles.similarity)
+                  | set(roles.spread))
     logged = {v for k, v in vars(schema).items() if k.isupper() and isinstance(v, str)}
     game_only = names - logged
     assert {"nll_oracle", "modes_covered", "domain_fid"} <= game_only

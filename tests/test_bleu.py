@@ -93,7 +93,8 @@ def test_results_do_not_depend_on_workers(hypotheses, references):
 def test_unpackable_keys_fall_back_to_lexsort(hypotheses, references):
     expected = bleu_multi(hypotheses, references, workers=1), self_bleu_multi(references, workers=1)
     with mock.patch.object(bleu_module, "_INT64_LIMIT", 1):
-        assert (bleu_multi(hypotheses, references, workers=1), self_bleu_multi(references, workers=1)) == expected
+        assert (bleu_multi(hypotheses, references, workers=1),
+                self_bleu_multi(references, workers=1)) == expected
 
 
 REFERENCES = [
@@ -134,7 +135,8 @@ def test_means_and_multi_orders_agree():
 
 
 def test_nltk_docstring_example_and_edge_cases():
-    hypothesis = "It is a guide to action which ensures that the military always obeys the commands of the party"
+    hypothesis = ("It is a guide to action which ensures that the military always obeys the commands of "
+                  "the party")
     references = [
         "It is a guide to action that ensures that the military will forever heed Party commands",
         ("It is the guiding principle which guarantees the military forces always being under the command "

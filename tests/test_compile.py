@@ -25,8 +25,9 @@ TEXT = {
     "game": "text", "seed": 3,
     "data": {"source": "oracle", "oracle": "random", "oracle_vocab": 30, "seq_len": 6, "n_train": 64,
              "n_heldout": 32, "n_eval": 40},
-    "model": {"generator": "rmc", "emb_dim": 8, "mem_slots": 1, "num_heads": 2, "head_size": 4, "d_emb_dim": 8,
-              "num_rep": 4, "d_filter_sizes": [2, 3], "d_num_filters": [8, 8], "signal": "gumbel"},
+    "model": {"generator": "rmc", "emb_dim": 8, "mem_slots": 1, "num_heads": 2, "head_size": 4,
+              "d_emb_dim": 8, "num_rep": 4, "d_filter_sizes": [2, 3], "d_num_filters": [8, 8],
+              "signal": "gumbel"},
     "train": {"batch_size": 8, "steps": 4, "pretrain_steps": 2, "ema_decay": 0.9, "progress": False},
     "loss": {"name": "rsgan"},
     "doctor": {"mode": "off"},
@@ -38,7 +39,8 @@ TOY = {"game": "toy", "seed": 3, "data": {"mixture": "ring"}, "model": {"g_hidde
 def trainer(tmp_path: Path, compile_: bool, recipe: dict = TEXT) -> Trainer:
     recipe = recipe_from_dict({**recipe, "train": {**recipe["train"], "compile": compile_}})
     torch.manual_seed(0)
-    return Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / str(compile_), torch.device("cpu"))
+    return Trainer(recipe, build_game(recipe, torch.device("cpu")),
+                   tmp_path / str(compile_), torch.device("cpu"))
 
 
 def same_step_results(eager: Trainer, compiled: Trainer, steps: tuple) -> None:
@@ -63,7 +65,8 @@ def test_compiled_text_steps_equal_the_eager_ones(tmp_path: Path, monkeypatch):
     assert not {"features", "step_features"} & compiled.ema.module.__dict__.keys()  # the EMA copy stays eager
     counters.clear()
     same_step_results(eager, compiled, (mle_step, d_step, g_step))
-    assert counters["stats"]["unique_graphs"] >= 3  # G's features and step, D's forward: compiled, not skipped
+    # G's features and step, D's forward: compiled, not skipped
+    assert counters["stats"]["unique_graphs"] >= 3
 
 
 # the same random numbers as eager; `config.patch`, not monkeypatch: monkeypatch's undo deletes the

@@ -11,7 +11,8 @@ BASE = {"game": "toy", "data": {"mixture": "ring"}, "train": {"steps": 10}}
 
 
 def test_defaults_and_overrides():
-    recipe = recipe_from_dict(BASE, ["train.steps=20", "optim_g.lr=1e-3", "optim_d.betas=[0.0, 0.9]", "loss.name=hinge"])
+    recipe = recipe_from_dict(BASE, ["train.steps=20", "optim_g.lr=1e-3",
+                                     "optim_d.betas=[0.0, 0.9]", "loss.name=hinge"])
     assert recipe.train.steps == 20
     assert recipe.optim_g.lr == 1e-3 and isinstance(recipe.optim_g.lr, float)
     assert recipe.optim_d.betas == (0.0, 0.9)
@@ -102,10 +103,13 @@ def test_relative_paths_are_taken_from_the_recipe_folder_when_they_exist_there(t
     (home / "data" / "train.txt").write_text("a b c\n")
     recipe = home / "mine.yaml"
     recipe.write_text(yaml.safe_dump({"game": "text", "data": {
-        "source": "files", "train_files": ["data/train.txt"], "test_files": "coco", "tokenizer_path": "missing/dir"}}))
+        "source": "files", "train_files": ["data/train.txt"], "test_files": "coco",
+        "tokenizer_path": "missing/dir"}}))
     monkeypatch.chdir(tmp_path)  # elsewhere: the recipe still finds its corpus
     data = load_recipe(recipe).data
     assert data.train_files == [str(home / "data" / "train.txt")]
-    assert data.test_files == "coco" and data.tokenizer_path == "missing/dir"  # as given: not beside the recipe
-    given = load_recipe(recipe, ["data.train_files=[data/train.txt]"]).data  # --set: from the working directory
+    # as given: not beside the recipe
+    assert data.test_files == "coco" and data.tokenizer_path == "missing/dir"
+    # --set: from the working directory
+    given = load_recipe(recipe, ["data.train_files=[data/train.txt]"]).data
     assert given.train_files == ["data/train.txt"]

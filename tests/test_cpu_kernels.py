@@ -145,7 +145,8 @@ def test_without_the_kernel_torch_draws(fresh_kernel, monkeypatch, variable, val
     assert sample_logits(torch.tensor([[0.0, float("-inf"), 5.0]]).expand(50, -1), generator=gen).ne(1).all()
     features, weight, targets = torch.randn(4, 3), torch.randn(6, 3), torch.tensor([0, 5, 2, 2])
     torch.testing.assert_close(linear_cross_entropy(features, weight, None, targets),
-                               torch.nn.functional.cross_entropy(features @ weight.T, targets, reduction="none"))
+                               torch.nn.functional.cross_entropy(features @ weight.T, targets,
+                                                                 reduction="none"))
 
 
 @needs_compiler

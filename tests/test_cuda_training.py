@@ -14,11 +14,12 @@ import torch
 
 from tests.runs import run_cli
 
-pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                   reason="needs a CUDA device")]
 
 TOY = ["train.steps=200", "train.log_every=50", "eval.every=100", "train.progress=false", "train.amp=true"]
-RELGAN = ["data.n_train=640", "data.n_heldout=256", "data.n_eval=512", "train.pretrain_steps=20", "train.steps=10",
-          "train.log_every=5", "eval.every=10", "train.progress=false", "train.amp=true"]
+RELGAN = ["data.n_train=640", "data.n_heldout=256", "data.n_eval=512", "train.pretrain_steps=20",
+          "train.steps=10", "train.log_every=5", "eval.every=10", "train.progress=false", "train.amp=true"]
 
 
 def sets(overrides: list[str]) -> list[str]:
@@ -45,7 +46,8 @@ def test_nccl_data_parallel_run(tmp_path: Path):
     """torchrun with one process per visible GPU (at least one): NCCL initialises and the run finishes."""
     n = torch.cuda.device_count()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n),
-           "-m", "textgan", "train", "toy_grid", "--device", "cuda", "--out", str(tmp_path / "run"), *sets(TOY)]
+           "-m", "textgan", "train", "toy_grid", "--device", "cuda", "--out",
+           str(tmp_path / "run"), *sets(TOY)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, env=dict(os.environ))
     assert done.returncode == 0, done.stderr[-3000:]
     assert summary(tmp_path / "run")["steps"] == 200

@@ -34,7 +34,8 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def add_dataset(monkeypatch, name: str, payloads: dict[str, bytes], url: str = "", convert: str = "") -> DataSet:
+def add_dataset(monkeypatch, name: str, payloads: dict[str, bytes],
+                url: str = "", convert: str = "") -> DataSet:
     files = tuple(DataFile(n, f"{name}/{n}", len(b), sha256(b), f"{url}/{n}" if url else "", n, "", convert)
                   for n, b in payloads.items())
     ds = DataSet(name, "a test set", "test", "tests", files)
@@ -69,7 +70,8 @@ def test_resolution_order_is_textgan_data_then_cache_then_bundled(tmp_path, monk
         (shared / f.layout).parent.mkdir(parents=True, exist_ok=True)
         (shared / f.layout).write_text("shared\n")
     monkeypatch.setenv("TEXTGAN_DATA", str(shared))
-    assert locate("coco").where == "TEXTGAN_DATA" and locate("coco").path("test") == shared / "coco/testdata/test_coco.txt"
+    assert (locate("coco").where == "TEXTGAN_DATA"
+            and locate("coco").path("test") == shared / "coco/testdata/test_coco.txt")
     assert locate("seqgan-oracle") is None
 
 
@@ -164,7 +166,8 @@ def test_a_pickle_that_asks_for_another_global_is_refused_unrun(tmp_path, monkey
     marker = tmp_path / "ran"
     evil = pickle.dumps([np.zeros(3, np.float32), _Boom(marker)], protocol=4)
     (tmp_path / "evil.pkl").write_bytes(evil)
-    with pytest.raises(pickle.UnpicklingError, match="refused to load posix.system|refused to load os.system"):
+    with pytest.raises(pickle.UnpicklingError,
+                       match="refused to load posix.system|refused to load os.system"):
         load_numpy_pickle(tmp_path / "evil.pkl")
     add_dataset(monkeypatch, "evil", {"evil.pkl": evil}, convert="seqgan-pickle")
     assert main(["data", "get", "evil", "--from", str(tmp_path / "evil.pkl")]) == 2
@@ -174,8 +177,10 @@ def test_a_pickle_that_asks_for_another_global_is_refused_unrun(tmp_path, monkey
 
 def test_numpy_arrays_round_trip_through_the_restricted_unpickler(tmp_path):
     rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal((7, 3)).astype(np.float32), rng.integers(0, 9, 11), np.float64(2.5) * np.ones(2)]
-    for protocol in (3, pickle.HIGHEST_PROTOCOL):  # Python 3's protocol 2 wraps bytes in _codecs.encode: refused
+    arrays = [rng.standard_normal((7, 3)).astype(np.float32), rng.integers(0, 9, 11),
+              np.float64(2.5) * np.ones(2)]
+    # Python 3's protocol 2 wraps bytes in _codecs.encode: refused
+    for protocol in (3, pickle.HIGHEST_PROTOCOL):
         (tmp_path / "a.pkl").write_bytes(pickle.dumps(arrays, protocol=protocol))
         back = load_numpy_pickle(tmp_path / "a.pkl")
         assert all(a.dtype == b.dtype and np.array_equal(a, b) for a, b in zip(arrays, back))
@@ -209,7 +214,8 @@ def test_seqgan_oracle_import_equals_the_converted_npz(seqgan_pickle, tmp_path, 
 def test_a_recipe_that_names_an_absent_set_says_how_to_get_it(tmp_path, capsys):
     assert main(["train", "mle_oracle", "--out", str(tmp_path / "run")]) == 2
     assert "`textgan data get seqgan-oracle`" in one_error_line(capsys)
-    assert main(["train", "mle_oracle", "--out", str(tmp_path / "run2"), "--set", "data.oracle=seqgan-oracel"]) == 2
+    assert main(["train", "mle_oracle", "--out", str(tmp_path / "run2"), "--set",
+                 "data.oracle=seqgan-oracel"]) == 2
     assert "did you mean the data set seqgan-oracle?" in one_error_line(capsys)
 
 

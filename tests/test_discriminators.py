@@ -11,12 +11,14 @@ V, T, B = 30, 8, 3
 
 def seqgan(**kw):
     torch.manual_seed(0)
-    return SeqGANDiscriminator(V, T, emb_dim=8, filter_sizes=(1, 2, 3, 20), num_filters=(4, 5, 6, 7), **kw).eval()
+    return SeqGANDiscriminator(V, T, emb_dim=8, filter_sizes=(1, 2, 3, 20),
+                               num_filters=(4, 5, 6, 7), **kw).eval()
 
 
 def relgan(num_rep=4, **kw):
     torch.manual_seed(0)
-    return RelGANDiscriminator(V, T, emb_dim=8, num_rep=num_rep, filter_sizes=(2, 3), num_filters=(5, 6), **kw).eval()
+    return RelGANDiscriminator(V, T, emb_dim=8, num_rep=num_rep, filter_sizes=(2, 3),
+                               num_filters=(5, 6), **kw).eval()
 
 
 @pytest.mark.parametrize("make", [seqgan, relgan])

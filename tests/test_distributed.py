@@ -13,8 +13,9 @@ import torch
 from tests.runs import run_cli
 from textgan.core.checkpoint import load_checkpoint
 
-TINY_MLE = ["data.oracle=random", "data.n_train=256", "data.n_heldout=64", "data.n_eval=64", "train.pretrain_steps=12",
-            "train.log_every=4", "train.checkpoint_every=4", "eval.every=12", "train.progress=false"]
+TINY_MLE = ["data.oracle=random", "data.n_train=256", "data.n_heldout=64", "data.n_eval=64",
+            "train.pretrain_steps=12", "train.log_every=4", "train.checkpoint_every=4", "eval.every=12",
+            "train.progress=false"]
 TINY_TOY = ["train.steps=40", "train.batch_size=64", "train.log_every=10", "train.checkpoint_every=20",
             "eval.every=20", "data.n_eval=500", "train.progress=false"]
 
@@ -37,7 +38,8 @@ def test_two_processes_equal_one_on_the_same_global_batch(tmp_path: Path):
     every weight after 12 Adam steps at lr 1e-2 (measured: about 2e-5)."""
     two = torchrun("mle_oracle", tmp_path / "two", TINY_MLE)
     assert two.returncode == 0, two.stderr[-3000:]
-    one = run_cli("train", "mle_oracle", "--out", str(tmp_path / "one"), *[a for o in TINY_MLE for a in ("--set", o)])
+    one = run_cli("train", "mle_oracle", "--out", str(tmp_path / "one"),
+                  *[a for o in TINY_MLE for a in ("--set", o)])
     assert one.returncode == 0, one.stderr[-3000:]
     assert two.stdout.count("results:") == 1 and "x 2 processes" in two.stdout  # only rank 0 prints
     a = load_checkpoint(tmp_path / "one" / "checkpoints" / "last.pt")["generator"]

@@ -36,7 +36,8 @@ def test_length_stats():
     assert stats == pytest.approx({"mean": 1.75, "std": math.sqrt(1.1875), "min": 0.0, "max": 3.0})
 
 
-@pytest.mark.parametrize("call", [lambda: distinct_n([], 1), lambda: unique_ratio([]), lambda: length_stats([])])
+@pytest.mark.parametrize("call", [lambda: distinct_n([], 1), lambda: unique_ratio([]),
+                                  lambda: length_stats([])])
 def test_no_samples_is_an_error(call):
     with pytest.raises(ValueError, match="no samples"):
         call()

@@ -70,8 +70,8 @@ def test_exploding_gradient_fires_above_the_spike_factor(factor, fires):
     assert ("exploding_gradient" in pitfalls(records)) is fires
 
 
-@pytest.mark.parametrize(("spikes", "severity"), [([70], "warning"), ([70, 75], "warning"), ([70, 75, 80], "critical"),
-                                                 ([20, 50, 80], "warning")])
+@pytest.mark.parametrize(("spikes", "severity"), [([70], "warning"), ([70, 75], "warning"),
+                                                  ([70, 75, 80], "critical"), ([20, 50, 80], "warning")])
 def test_an_isolated_spike_is_a_warning_and_repeated_spikes_are_critical(spikes, severity):
     records = history()
     for i in spikes:
@@ -109,9 +109,11 @@ def test_exploding_gradient_absolute_ceiling():
     assert "exploding_gradient" in pitfalls(records)
 
 
-@pytest.mark.parametrize(("grad", "acc", "fires"), [(0.01, 0.99, True), (0.1, 0.99, False), (0.01, 0.9, False)])
+@pytest.mark.parametrize(("grad", "acc", "fires"),
+                         [(0.01, 0.99, True), (0.1, 0.99, False), (0.01, 0.9, False)])
 def test_vanishing_gradient_needs_a_saturated_d_and_a_tiny_g_gradient(grad, acc, fires):
-    late = {"grad_norm_g": lambda i: grad if i >= 60 else None, "d_acc_real": lambda i: acc if i >= 60 else None,
+    late = {"grad_norm_g": lambda i: grad if i >= 60 else None,
+            "d_acc_real": lambda i: acc if i >= 60 else None,
             "d_acc_fake": lambda i: acc if i >= 60 else None}
     findings = diagnose_records(history(**late), CFG)
     found = [f for f in findings if f.pitfall == "vanishing_gradient"]
@@ -120,7 +122,8 @@ def test_vanishing_gradient_needs_a_saturated_d_and_a_tiny_g_gradient(grad, acc,
         assert found[0].first_step == 610 and "loss.name=ns" in found[0].remedy
 
 
-@pytest.mark.parametrize(("modes", "quality", "fires"), [(18.0, 0.9, True), (20.0, 0.9, False), (18.0, 0.2, False)])
+@pytest.mark.parametrize(("modes", "quality", "fires"),
+                         [(18.0, 0.9, True), (20.0, 0.9, False), (18.0, 0.2, False)])
 def test_mode_collapse_on_modes_covered_counts_only_good_samples(modes, quality, fires):
     records = history()
     for r in records[60:]:
@@ -196,12 +199,14 @@ def test_a_run_started_from_another_generator_is_judged_against_its_step_0():
 
 @pytest.mark.parametrize(("train", "held", "fires"), [(2.0, 0.5, True), (0.6, 0.3, False)])
 def test_d_overfitting_on_the_train_heldout_gap(train, held, fires):
-    late = {"d_train_slice": lambda i: train if i >= 50 else None, "d_heldout": lambda i: held if i >= 50 else None}
+    late = {"d_train_slice": lambda i: train if i >= 50 else None,
+            "d_heldout": lambda i: held if i >= 50 else None}
     assert ("d_overfitting" in pitfalls(history(**late))) is fires
 
 
 def test_d_overfitting_on_r_t():
-    late = {"rt_train_slice": lambda i: 0.9 if i >= 50 else None, "rt_heldout": lambda i: 0.2 if i >= 50 else None}
+    late = {"rt_train_slice": lambda i: 0.9 if i >= 50 else None,
+            "rt_heldout": lambda i: 0.2 if i >= 50 else None}
     assert pitfalls(history(**late)) == ["d_overfitting"]
 
 
@@ -263,12 +268,14 @@ def test_remedies_are_concrete_recipe_changes():
               "train": {"n_critic": 5}}
     for pitfall in PITFALLS:
         text = remedy(pitfall, config)
-        assert text.startswith("--set ") and all(re.fullmatch(r"[\w.]+=\S+", c) for c in text.split("--set ")[1:]
-                                                  for c in [c.strip()]), text
+        assert text.startswith("--set ") and all(re.fullmatch(r"[\w.]+=\S+", c)
+                                                 for c in text.split("--set ")[1:]
+                                                 for c in [c.strip()]), text
     assert "optim_d.lr=0.0001" in remedy("non_finite", config)
     assert "model.pack=4" in remedy("mode_collapse", config)
     text = {**config, "game": "text"}
-    assert remedy("mode_collapse", {**text, "model": {"signal": "gumbel", "beta_max": 1.0}}) == "--set model.beta_max=100"
+    assert (remedy("mode_collapse", {**text, "model": {"signal": "gumbel", "beta_max": 1.0}})
+            == "--set model.beta_max=100")
     assert "train.n_critic=2" in remedy("g_underfitting", config)
     # D built without dropout layers: more dropout is for the next run, and instance noise applies now
     assert remedy("d_overfitting", config) == "--set model.d_dropout=0.1 --set loss.instance_noise=0.1"
@@ -286,7 +293,8 @@ def test_a_rung_that_needs_a_new_run_is_advised_beside_the_first_live_one():
         ("model.pack", True), ("loss.r1_weight", False)]
     assert remedy_for("mode_collapse", {**config, "game": "text", "model": {"signal": "pg"}}).advice() == (
         "--set optim_g.lr=0.0001 --set optim_d.lr=0.0005")
-    assert remedy_for("mode_collapse", {**config, "game": "text", "model": {"signal": "gumbel", "beta_max": 1000.0},
+    assert remedy_for("mode_collapse", {**config, "game": "text",
+                                        "model": {"signal": "gumbel", "beta_max": 1000.0},
                                         }).changes[0].new == 10_000.0
     underfit = remedy_for("g_underfitting", {**config, "model": {"g_hidden": 64}})
     assert underfit.action == "stop" and all(c.restart for c in underfit.changes)
@@ -295,7 +303,8 @@ def test_a_rung_that_needs_a_new_run_is_advised_beside_the_first_live_one():
 @pytest.mark.parametrize("pitfall", PITFALLS)
 @pytest.mark.parametrize("game,config", [
     ("toy", {"loss": {"name": "vanilla"}, "model": {"pack": 1, "d_dropout": 0.2}, "train": {"n_critic": 2}}),
-    ("toy", {"loss": {"name": "wgan-gp"}, "model": {"pack": 2, "d_dropout": 0.0}, "train": {"ema_decay": 0.99}}),
+    ("toy", {"loss": {"name": "wgan-gp"}, "model": {"pack": 2, "d_dropout": 0.0},
+             "train": {"ema_decay": 0.99}}),
     ("text", {"loss": {"name": "rsgan"}, "model": {"signal": "gumbel", "beta_max": 10.0, "d_dropout": 0.25}}),
     ("text", {"loss": {"name": "ns"}, "model": {"signal": "pg", "d_dropout": 0.5}}),
 ])
@@ -312,7 +321,8 @@ def test_the_live_doctor_carries_out_exactly_the_printed_advice(tmp_path, pitfal
     log.close()
     (action,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert action["doctor_action"] == done.action
-    assert " ".join(f"--set {Change(k, old, new, '').as_set()}" for k, (old, new) in action["changes"].items()) == printed
+    assert " ".join(f"--set {Change(k, old, new, '').as_set()}"
+                    for k, (old, new) in action["changes"].items()) == printed
     after = recipe.to_dict()
     for change in done.changes:
         section, name = change.key.split(".")
@@ -366,15 +376,16 @@ def test_doctor_and_report_bad_input(tmp_path, capsys, case):
 
 def test_report_is_one_self_contained_page(tmp_path):
     records = history(d_train_slice=lambda i: 2.0, d_heldout=lambda i: 0.5)
-    records.append({"step": 600, "doctor_action": "dropout", "pitfall": "d_overfitting", "severity": "warning",
-                    "evidence": "gap", "detail": "D dropout 0 -> 0.1"})
+    records.append({"step": 600, "doctor_action": "dropout", "pitfall": "d_overfitting",
+                    "severity": "warning", "evidence": "gap", "detail": "D dropout 0 -> 0.1"})
     run = write_run(tmp_path, records)
     out = tmp_path / "page.html"
     assert main(["report", str(run), "--out", str(out)]) == 0
     page = out.read_text()
     links = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', page)
     assert links and all(link.startswith("data:image/png;base64,") for link in links)
-    assert "d_overfitting" in page and "D dropout 0 -&gt; 0.1" in page and "a &lt;sample&gt; &amp; one" in page
+    assert ("d_overfitting" in page and "D dropout 0 -&gt; 0.1" in page
+            and "a &lt;sample&gt; &amp; one" in page)
     assert "<script" not in page and "url(" not in page
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".page")] == []
 
@@ -400,10 +411,10 @@ def tiny_recipe(tmp_path: Path, game: str, sections: dict):
         raw = yaml.safe_load(TINY.replace("STEPS", "4").replace("LR", "0.001").replace("MODE", "auto")
                              .replace("OPT", "adam"))
     else:
-        raw = {"game": "text", "data": {"source": "oracle", "oracle": "random", "oracle_vocab": 30, "seq_len": 6,
-                                        "n_train": 64, "n_heldout": 32, "n_eval": 40},
-               "model": {"emb_dim": 8, "hidden_dim": 8, "d_emb_dim": 8, "num_rep": 4, "d_filter_sizes": [2, 3],
-                         "d_num_filters": [8, 8]},
+        raw = {"game": "text", "data": {"source": "oracle", "oracle": "random", "oracle_vocab": 30,
+                                        "seq_len": 6, "n_train": 64, "n_heldout": 32, "n_eval": 40},
+               "model": {"emb_dim": 8, "hidden_dim": 8, "d_emb_dim": 8, "num_rep": 4,
+                         "d_filter_sizes": [2, 3], "d_num_filters": [8, 8]},
                "train": {"batch_size": 8, "steps": 4, "pretrain_steps": 2}, "doctor": {"mode": "auto"}}
     for section, values in sections.items():
         raw[section] = {**raw.get(section, {}), **values}
@@ -412,7 +423,8 @@ def tiny_recipe(tmp_path: Path, game: str, sections: dict):
 
 def tiny(tmp_path: Path, steps: int, lr: float, mode: str, opt: str = "sgd") -> Path:
     path = tmp_path / f"tiny_{mode}.yaml"
-    path.write_text(TINY.replace("STEPS", str(steps)).replace("LR", str(lr)).replace("MODE", mode).replace("OPT", opt))
+    path.write_text(TINY.replace("STEPS", str(steps)).replace("LR", str(lr)).replace("MODE", mode)
+                    .replace("OPT", opt))
     return path
 
 
@@ -435,7 +447,8 @@ def test_auto_rolls_back_on_nan_and_never_saves_a_non_finite_checkpoint(tmp_path
 def test_broken_nan_recipe_stops_and_the_doctor_names_it_first(tmp_path, capsys):
     out = tmp_path / "off"
     recipe = RECIPES / "broken" / "non_finite_toy_grid.yaml"
-    assert main(["train", str(recipe), "--out", str(out), "--set", "train.steps=40", "--set", "train.progress=false"]) == 2
+    assert main(["train", str(recipe), "--out", str(out), "--set", "train.steps=40", "--set",
+                 "train.progress=false"]) == 2
     assert "diverged" in capsys.readouterr().err
     assert main(["doctor", str(out), "--json"]) == 0
     findings = json.loads(capsys.readouterr().out)["findings"]
@@ -477,8 +490,10 @@ def test_collapse_remedy_adds_r1_and_makes_a_saturating_loss_non_saturating(tmp_
     doctor = attach_doctor(trainer)
     action = carry_out(doctor, "mode_collapse", tmp_path)
     assert action["doctor_action"] == "apply"
-    assert action["changes"] == {"model.pack": [1, 4], "loss.r1_weight": [0.0, 0.1], "loss.name": ["vanilla", "ns"]}
-    assert "loss.name vanilla -> ns" in action["detail"] and "model.pack 1 -> 4 (next run)" in action["detail"]
+    assert action["changes"] == {"model.pack": [1, 4], "loss.r1_weight": [0.0, 0.1],
+                                 "loss.name": ["vanilla", "ns"]}
+    assert ("loss.name vanilla -> ns" in action["detail"]
+            and "model.pack 1 -> 4 (next run)" in action["detail"])
     assert trainer.recipe.loss.r1_weight == 0.1 and trainer.players.objective.loss.name == "ns"
     assert trainer.recipe.model.pack == 1  # the next run's change is advice, not applied
     again = carry_out(doctor, "mode_collapse", tmp_path)  # the loss is already non-saturating: R1 only
@@ -546,3 +561,11 @@ def test_a_run_whose_model_the_doctor_changed_resumes_with_the_change(tmp_path):
     assert resumed.recipe.model.d_dropout == 0.35
     drops = [m.p for m in resumed.game.discriminator.modules() if isinstance(m, torch.nn.Dropout)]
     assert drops and all(p == 0.35 for p in drops)
+
+
+def test_a_divergence_before_any_good_state_only_lowers_the_learning_rates(tmp_path):
+    recipe = load_recipe(tiny(tmp_path, 4, 1e-3, "auto"))
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "run", torch.device("cpu"))
+    action = carry_out(attach_doctor(trainer), "exploding_gradient", tmp_path)  # no snapshot taken
+    assert action["doctor_action"] == "apply" and "rollback_to" not in action
+    assert trainer.players.g.lr == pytest.approx(1e-4) and trainer.players.d.lr == pytest.approx(1e-4)

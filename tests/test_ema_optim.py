@@ -83,7 +83,8 @@ def test_every_optimizer_takes_a_step(name):
 
 @pytest.mark.parametrize(
     "schedule,expected",
-    [("constant", [1.0, 1.0, 1.0]), ("linear", [1.0, 0.5, 0.0]), ("cosine", [1.0, 0.5, 0.0]), ("step", [1.0, 1.0, 0.5])],
+    [("constant", [1.0, 1.0, 1.0]), ("linear", [1.0, 0.5, 0.0]), ("cosine", [1.0, 0.5, 0.0]),
+     ("step", [1.0, 1.0, 0.5])],
 )
 def test_schedules(schedule, expected):
     net = nn.Linear(1, 1)
@@ -120,8 +121,10 @@ def test_fused_update_matches_torch_default_kernel(name):
     cfg = OptimConfig(name=name, lr=0.05, weight_decay=0.01, momentum=0.9)
     fused = build_optimizer(nets[0].parameters(), cfg)
     assert fused.defaults["fused"]
-    kwargs = {"betas": cfg.betas} if name.startswith("adam") else {"momentum": cfg.momentum} if name == "sgd" else {}
-    reference = getattr(torch.optim, {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "adagrad": "Adagrad"}[name])(
+    kwargs = ({"betas": cfg.betas} if name.startswith("adam")
+              else {"momentum": cfg.momentum} if name == "sgd" else {})
+    reference = getattr(torch.optim, {"adam": "Adam", "adamw": "AdamW",
+                                      "sgd": "SGD", "adagrad": "Adagrad"}[name])(
         nets[1].parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True, **kwargs)
     for _ in range(5):
         x = torch.randn(16, 7)

@@ -38,7 +38,8 @@ def run_json(capsys, *args: str) -> dict:
 
 def test_table_names_the_protocol_and_every_metric(files, capsys):
     args = ["eval", "--samples", str(files["samples"]), "--references", str(files["references"]),
-            "--train", str(files["train"]), "--metrics", "bleu,self_bleu,distinct,entropy,unique_ratio,novelty,length"]
+            "--train", str(files["train"]), "--metrics",
+            "bleu,self_bleu,distinct,entropy,unique_ratio,novelty,length"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "protocol texygen: BLEU of all 240 samples against all 300 references" in out
@@ -103,7 +104,8 @@ def test_bad_input_is_one_error_line(files, tmp_path, capsys, make_samples, extr
 
 def test_textgan_pytorch_needs_more_samples_than_it_scores(files, tmp_path, capsys):
     few = write(tmp_path / "few.txt", "\n".join(sentences(150, 5)).encode())
-    args = ["eval", "--samples", few, "--references", str(files["references"]), "--protocol", "textgan-pytorch"]
+    args = ["eval", "--samples", few, "--references", str(files["references"]),
+            "--protocol", "textgan-pytorch"]
     assert main([*args, "--metrics", "self_bleu_2"]) == 2
     assert "more than 150 samples" in capsys.readouterr().err
 

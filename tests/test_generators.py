@@ -115,10 +115,12 @@ def test_sample_linear_draws_each_row_from_its_own_softmax(sampling_path):
     features = torch.randn(2, 3).repeat_interleave(20000, dim=0)  # two distributions, many chunks each
     probs = torch.softmax(layer(features[[0, -1]]).detach(), -1)
     for temperature in (1.0, 2.0):
-        draws = sample_linear(features, layer, temperature, generator=torch.Generator().manual_seed(1)).view(2, -1)
+        draws = sample_linear(features, layer, temperature,
+                              generator=torch.Generator().manual_seed(1)).view(2, -1)
         for row in range(2):
             freq = torch.bincount(draws[row], minlength=5) / draws.shape[1]
-            torch.testing.assert_close(freq, torch.softmax(probs[row].log() / temperature, -1), atol=0.012, rtol=0)
+            torch.testing.assert_close(freq, torch.softmax(probs[row].log() / temperature, -1),
+                                       atol=0.012, rtol=0)
     top2 = sample_linear(features, layer, top_k=2).view(2, -1)
     for row in range(2):
         assert set(top2[row].unique().tolist()) == set(probs[row].topk(2).indices.tolist())

@@ -16,7 +16,8 @@ from textgan.image.data import load_idx, load_images, read_idx, to_unit_range
 
 
 def _rgb(seed: int, size: tuple[int, int]) -> Image.Image:
-    return Image.fromarray(np.random.RandomState(seed).randint(0, 256, (size[1], size[0], 3), dtype=np.uint8), "RGB")
+    return Image.fromarray(np.random.RandomState(seed).randint(0, 256, (size[1], size[0], 3), dtype=np.uint8),
+                           "RGB")
 
 
 @pytest.fixture()
@@ -44,7 +45,8 @@ def test_folder_mix_is_converted_resized_and_corrupt_files_are_skipped(mixed_fol
     assert data.images.shape == (5, 3, 16, 16) and data.images.dtype == torch.uint8 and data.labels is None
     files = ["a.png", "b.png", "gray.png", "palette.png", "sub/c.jpg"]  # sorted order of the readable files
     for i, name in enumerate(files):
-        expected = ImageOps.fit(Image.open(mixed_folder / name).convert("RGB"), (16, 16), Image.Resampling.BICUBIC)
+        expected = ImageOps.fit(Image.open(mixed_folder / name).convert("RGB"), (16, 16),
+                                Image.Resampling.BICUBIC)
         assert np.array_equal(data.images[i].permute(1, 2, 0).numpy(), np.asarray(expected)), name
     assert (data.images[2] == 100).all()  # the grayscale file becomes three equal channels
 
@@ -52,7 +54,8 @@ def test_folder_mix_is_converted_resized_and_corrupt_files_are_skipped(mixed_fol
 def test_folder_as_grayscale_uses_pil_luma(mixed_folder: Path):
     data = load_images("folder", str(mixed_folder), size=16, channels=1)
     assert data.images.shape == (5, 1, 16, 16)
-    expected = ImageOps.fit(Image.open(mixed_folder / "a.png").convert("L"), (16, 16), Image.Resampling.BICUBIC)
+    expected = ImageOps.fit(Image.open(mixed_folder / "a.png").convert("L"), (16, 16),
+                            Image.Resampling.BICUBIC)
     assert np.array_equal(data.images[0, 0].numpy(), np.asarray(expected))
 
 
@@ -88,7 +91,8 @@ def test_idx_matches_the_published_mnist_files_headers():
     assert images.shape == (n, rows, cols) == (10_000, 28, 28) and labels.shape == (n_labels,)
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     data = load_images("idx", str(MNIST / "t10k-images-idx3-ubyte.gz"), size=28, channels=1, limit=100)
-    assert data.images.shape == (100, 1, 28, 28) and torch.equal(data.images[:, 0], torch.from_numpy(images[:100].copy()))
+    assert (data.images.shape == (100, 1, 28, 28)
+            and torch.equal(data.images[:, 0], torch.from_numpy(images[:100].copy())))
     assert data.labels.tolist() == labels[:100].tolist()
 
 
@@ -121,7 +125,8 @@ def test_datasets_corpus_saved_to_disk(tmp_path: Path):
     datasets = pytest.importorskip("datasets")
     images = [_rgb(i, (10, 10)) for i in range(4)]
     features = datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")})
-    datasets.Dataset.from_dict({"image": images, "label": [3, 1, 2, 0]}, features=features).save_to_disk(tmp_path / "ds")
+    datasets.Dataset.from_dict({"image": images, "label": [3, 1, 2, 0]},
+                               features=features).save_to_disk(tmp_path / "ds")
     data = load_images("hf", str(tmp_path / "ds"), size=10, channels=3)
     assert data.labels.tolist() == [3, 1, 2, 0]
     assert np.array_equal(data.images[1].permute(1, 2, 0).numpy(), np.asarray(images[1]))

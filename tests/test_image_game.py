@@ -29,7 +29,8 @@ eval: {every: 3}
 """
 
 
-@pytest.mark.parametrize("arch,size,channels", [("dcgan", 28, 1), ("dcgan", 32, 3), ("dcgan", 64, 3), ("sngan", 32, 3)])
+@pytest.mark.parametrize("arch,size,channels", [("dcgan", 28, 1), ("dcgan", 32, 3),
+                                                ("dcgan", 64, 3), ("sngan", 32, 3)])
 def test_model_shapes(arch, size, channels):
     G, D = build_models(arch, 12, size, channels, 8, 8)
     init_weights(G, "normal")
@@ -138,9 +139,10 @@ def test_sngan_recipe_runs_on_a_labelled_npz(tmp_path: Path):
              labels=rng.randint(0, 3, 120))
     sets = ["data.source=numpy", f"data.path={tmp_path / 'tiny.npz'}", "data.n_heldout=16", "data.n_eval=20",
             "data.grid_size=4", "data.classifier_steps=2", f"data.cache_dir={tmp_path / 'cache'}",
-            "model.g_channels=8", "model.d_channels=8", "train.steps=2", "train.n_critic=2", "train.batch_size=8",
-            "eval.every=2", "train.progress=false"]
-    args = ["train", "sngan_cifar10", "--out", str(tmp_path / "run")] + [x for s in sets for x in ("--set", s)]
+            "model.g_channels=8", "model.d_channels=8", "train.steps=2", "train.n_critic=2",
+            "train.batch_size=8", "eval.every=2", "train.progress=false"]
+    args = (["train", "sngan_cifar10", "--out", str(tmp_path / "run")]
+            + [x for s in sets for x in ("--set", s)])
     assert main(args) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["steps"] == 2 and "domain_fid" in summary
@@ -150,12 +152,14 @@ def test_sngan_recipe_runs_on_a_labelled_npz(tmp_path: Path):
 def test_fid_and_kid_through_a_torchscript_network(tmp_path: Path):
     """`data.fid: true` with a (tiny, random) TorchScript pool-feature network: fid and kid are logged;
     it gives no logits, so is_mean is absent while the domain IS remains."""
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 5, stride=16), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 5, stride=16), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten())
     torch.jit.script(net).save(str(tmp_path / "net.pt"))
     sets = ["data.fid=true", f"data.inception_torchscript={tmp_path / 'net.pt'}", "data.kid_subsets=5",
             "model.augment=", "model.ada=false", "train.steps=3"]
     out = tmp_path / "run"
-    assert main(["train", str(_recipe(tmp_path)), "--out", str(out)] + [x for s in sets for x in ("--set", s)]) == 0
+    assert main(["train", str(_recipe(tmp_path)), "--out", str(out)]
+                + [x for s in sets for x in ("--set", s)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fid"] > 0 and "kid" in summary and "kid_std" in summary
     assert "is_mean" not in summary and "domain_is_mean" in summary

@@ -95,7 +95,8 @@ def test_kid_with_fewer_samples_uses_them_all_and_says_so():
     assert "40 samples instead of 1000" in note and "60 real" in note
     assert (mean, std) == pytest.approx(torch_fidelity_kid(real, fake, 10, 40, 1), rel=1e-9)
     same_size = kid_from_features(real[:40], fake, subset_size=1000)
-    assert same_size[1] == 0.0 and same_size[0] == pytest.approx(torch_fidelity_kid(real[:40], fake, 1, 40, 0)[0])
+    assert (same_size[1] == 0.0
+            and same_size[0] == pytest.approx(torch_fidelity_kid(real[:40], fake, 1, 40, 0)[0]))
     near_zero = kid_from_features(real[:30], real[30:], subset_size=30)[0]
     assert abs(near_zero) < mean
 
@@ -152,7 +153,8 @@ def test_batched_uint8_and_torch_inputs_match_per_image_scikit_image():
         reference = structural_similarity(a[i], b[i], data_range=255, gaussian_weights=True, sigma=1.5,
                                           use_sample_covariance=False, channel_axis=0)
         assert float(ours_ssim[i]) == pytest.approx(reference, rel=1e-6, abs=1e-12)
-        assert float(ours_psnr[i]) == pytest.approx(peak_signal_noise_ratio(a[i], b[i], data_range=255), rel=1e-6)
+        assert float(ours_psnr[i]) == pytest.approx(peak_signal_noise_ratio(a[i], b[i], data_range=255),
+                                                    rel=1e-6)
     assert float(ssim(a[0], a[0], 255.0)) == pytest.approx(1.0) and float(psnr(a[0], a[0], 255.0)) == np.inf
 
 

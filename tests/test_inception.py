@@ -48,7 +48,8 @@ def block_c(c7):
 
 
 def block_e(cin):
-    return [basic("branch1x1", cin, 320), basic("branch3x3_1", cin, 384), basic("branch3x3_2a", 384, 384, (1, 3)),
+    return [basic("branch1x1", cin, 320), basic("branch3x3_1", cin, 384),
+            basic("branch3x3_2a", 384, 384, (1, 3)),
             basic("branch3x3_2b", 384, 384, (3, 1)), basic("branch3x3dbl_1", cin, 448),
             basic("branch3x3dbl_2", 448, 384, (3, 3)), basic("branch3x3dbl_3a", 384, 384, (1, 3)),
             basic("branch3x3dbl_3b", 384, 384, (3, 1)), basic("branch_pool", cin, 192)]
@@ -131,7 +132,8 @@ def test_loads_a_pt_inception_state_dict_strictly(tmp_path, with_counters):
 
 def test_forward_gives_pool3_features_and_unbiased_logits(weights_file):
     model = load_inception(weights_file)
-    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         pool, logits = model(images)
     assert pool.shape == (2, 2048) and logits.shape == (2, 1008)
@@ -139,7 +141,8 @@ def test_forward_gives_pool3_features_and_unbiased_logits(weights_file):
 
 
 def test_uint8_float_and_grey_inputs_give_the_same_pixels():
-    images = torch.randint(0, 256, (3, 3, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    images = torch.randint(0, 256, (3, 3, 8, 8), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
     assert torch.equal(to_pixels(images), to_pixels(images.float() / 127.5 - 1))
     assert torch.equal(to_pixels(images), images.float())
     grey = images[:, :1]
@@ -211,7 +214,8 @@ def test_pure_torch_inception_equals_the_torchscript_fid_inception():
             conv.bn.bias.copy_(beta)
             conv.bn.running_mean.copy_(mean)
             conv.bn.running_var.copy_(var)
-        images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+        images = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8,
+                               generator=torch.Generator().manual_seed(2))
         ours, _ = model(images)
     theirs, _ = extractor.features(images)
     np.testing.assert_allclose(ours.double().numpy(), theirs, rtol=0, atol=1e-5)  # measured 5e-7 (float32)

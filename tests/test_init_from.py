@@ -26,36 +26,42 @@ model: {generator: lstm, emb_dim: 8, hidden_dim: 8, discriminator: relgan, d_emb
 train: {pretrain_steps: 6, steps: 3, batch_size: 8, ema_decay: 0.5, log_every: 1, checkpoint_every: 3, progress: false}
 loss: {name: rsgan}
 eval: {every: 3}
-"""
+"""  # noqa: E501 - YAML text, kept byte for byte
 
 
 @pytest.fixture(scope="module")
 def source_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("init")
     (folder / "tiny.yaml").write_text(TINY)
-    assert main(["train", str(folder / "tiny.yaml"), "--out", str(folder / "mle"), "--set", "train.steps=0"]) == 0
+    assert main(["train", str(folder / "tiny.yaml"), "--out", str(folder / "mle"),
+                 "--set", "train.steps=0"]) == 0
     return folder
 
 
 def test_init_from_loads_exactly_the_saved_generator_and_ema(source_run):
     saved = load_checkpoint(source_run / "mle" / "checkpoints" / "last.pt")
     recipe = load_recipe(source_run / "tiny.yaml", ["seed=7"])  # another seed: fresh weights differ
-    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), source_run / "unused", torch.device("cpu"))
-    assert not torch.equal(trainer.game.generator.state_dict()["embedding.weight"], saved["generator"]["embedding.weight"])
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")),
+                      source_run / "unused", torch.device("cpu"))
+    assert not torch.equal(trainer.game.generator.state_dict()["embedding.weight"],
+                           saved["generator"]["embedding.weight"])
     assert trainer.init_generator_from(source_run / "mle") == 6
     for key, value in trainer.game.generator.state_dict().items():
         assert torch.equal(value, saved["generator"][key]), key
     for key, value in trainer.ema.state_dict().items():
         assert torch.equal(value, saved["ema"][key]), key
-    assert not all(torch.equal(saved["ema"][k], saved["generator"][k]) for k in saved["ema"])  # EMA is its own
+    # EMA is its own
+    assert not all(torch.equal(saved["ema"][k], saved["generator"][k]) for k in saved["ema"])
 
 
 def test_a_run_from_another_skips_mle_and_records_the_source(source_run, capsys):
     out = source_run / "gan"
-    assert main(["train", str(source_run / "tiny.yaml"), "--out", str(out), "--init-from", str(source_run / "mle")]) == 0
+    assert main(["train", str(source_run / "tiny.yaml"), "--out", str(out), "--init-from",
+                 str(source_run / "mle")]) == 0
     captured = capsys.readouterr()
     assert "no MLE pre-training" in captured.err
-    assert "before adversarial training (step 0)" in captured.out  # the start is evaluated and logged as step 0
+    # the start is evaluated and logged as step 0
+    assert "before adversarial training (step 0)" in captured.out
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["train"]["init_from"] == str((source_run / "mle").resolve())
     assert config["train"]["pretrain_steps"] == 0

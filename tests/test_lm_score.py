@@ -22,10 +22,12 @@ def hand_nll(model: lms.LSTMLanguageModel, rows: torch.Tensor) -> float:
     p = {k: v.double() for k, v in model.state_dict().items()}
     total, count = 0.0, 0
     for row in rows.tolist():
-        h, c, prev = torch.zeros(lms.HIDDEN_DIM, dtype=torch.float64), torch.zeros(lms.HIDDEN_DIM, dtype=torch.float64), VOCAB
+        h, c, prev = (torch.zeros(lms.HIDDEN_DIM, dtype=torch.float64),
+                      torch.zeros(lms.HIDDEN_DIM, dtype=torch.float64), VOCAB)
         for tok in row:
             x = p["embedding.weight"][prev]
-            gates = p["lstm.weight_ih_l0"] @ x + p["lstm.bias_ih_l0"] + p["lstm.weight_hh_l0"] @ h + p["lstm.bias_hh_l0"]
+            gates = (p["lstm.weight_ih_l0"] @ x + p["lstm.bias_ih_l0"] + p["lstm.weight_hh_l0"] @ h
+                     + p["lstm.bias_hh_l0"])
             i, f, g, o = gates.chunk(4)
             c = f.sigmoid() * c + i.sigmoid() * g.tanh()
             h = o.sigmoid() * c.tanh()
@@ -72,6 +74,7 @@ def test_collapsed_samples_score_worse_on_the_reverse_lm(monkeypatch):
     test = torch.randint(1, VOCAB, (100, 6), generator=gen)
     test[:, 1::2] = (test[:, ::2] % (VOCAB - 1)) + 1
     collapsed = language[:1].repeat(400, 1)
-    assert lms.reverse_lm_score(language, test, VOCAB, None) < lms.reverse_lm_score(collapsed, test, VOCAB, None) - 1
+    assert (lms.reverse_lm_score(language, test, VOCAB, None)
+            < lms.reverse_lm_score(collapsed, test, VOCAB, None) - 1)
     assert lms.lm_score(collapsed, language, VOCAB, None) < lms.lm_score(torch.randint(1, VOCAB, (400, 6)),
                                                                         language, VOCAB, None)

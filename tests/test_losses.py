@@ -52,7 +52,8 @@ def test_d_loss_value(name):
 @pytest.mark.parametrize("name", sorted(EXPECTED_G))
 def test_g_loss_value(name):
     loss = LOSSES[name]
-    assert loss.g_loss(REAL if loss.g_needs_real else None, FAKE).item() == pytest.approx(EXPECTED_G[name], rel=1e-6)
+    assert (loss.g_loss(REAL if loss.g_needs_real else None, FAKE).item()
+            == pytest.approx(EXPECTED_G[name], rel=1e-6))
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
@@ -88,7 +89,8 @@ def test_one_sided_label_smoothing_targets_1_minus_s():
     expected = mean([(1 - s) * sp(-r) + s * sp(r) for r in R]) + mean([sp(f) for f in F])
     assert value == pytest.approx(expected, rel=1e-6)
     lsgan = LOSSES["lsgan"].d_loss(REAL, FAKE, s).item()
-    assert lsgan == pytest.approx(0.5 * mean([(r - 0.9) ** 2 for r in R]) + 0.5 * mean([f**2 for f in F]), rel=1e-6)
+    assert lsgan == pytest.approx(0.5 * mean([(r - 0.9) ** 2 for r in R]) + 0.5 * mean([f**2 for f in F]),
+                                  rel=1e-6)
 
 
 def test_large_logits_stay_finite():

@@ -99,7 +99,8 @@ def test_naive_rollouts_equal_batched_ones_for_a_deterministic_generator():
         G.out.bias[7] = 0.0
     samples = torch.randint(0, V, (B, T))
     expected = mc_rollout_rewards(G, samples, D.scorer(), num_rollouts=3)
-    torch.testing.assert_close(naive_rollout_rewards(G, samples, D, num_rollouts=3), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(naive_rollout_rewards(G, samples, D, num_rollouts=3),
+                               expected, atol=1e-5, rtol=1e-5)
     assert D.training  # the naive rollouts restore D's mode
 
 

@@ -40,7 +40,8 @@ def test_nll_gen_excludes_padding_and_legacy_includes_it():
 
 
 def test_eos_cuts_the_rest_of_a_row():
-    assert token_mask(TOKENS, pad_id=0, eos_id=3).tolist() == [[True, True, True, False], [True, False, False, False]]
+    assert token_mask(TOKENS, pad_id=0, eos_id=3).tolist() == [[True, True, True, False],
+                                                               [True, False, False, False]]
     # kept: 1,2,3 and 3 -> (2+3+3+3) ln2 / 4
     assert nll_div(Unigram(), TOKENS, pad_id=0, eos_id=3) == pytest.approx(11 / 4 * LN2, rel=1e-12)
     assert nll_div(Unigram(), TOKENS) == pytest.approx((2 + 3 + 3 + 1 + 3 + 2 + 3 + 1) / 8 * LN2)

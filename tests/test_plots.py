@@ -39,7 +39,8 @@ def test_every_game_declares_panels_for_its_metrics():
 
 def test_adversarial_start_counts_both_pre_training_phases():
     assert adversarial_start({"train": {"pretrain_steps": 100, "pretrain_d_steps": 20, "steps": 5}}) == 120
-    assert adversarial_start({"train": {"pretrain_steps": 100, "steps": 0}}) == 0  # MLE only: no adversarial phase
+    # MLE only: no adversarial phase
+    assert adversarial_start({"train": {"pretrain_steps": 100, "steps": 0}}) == 0
     assert adversarial_start({}) == 0
 
 
@@ -47,7 +48,8 @@ def write_text_run(tmp_path: Path) -> Path:
     run = tmp_path / "run"
     run.mkdir(parents=True)
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in eval_every_record()))
-    (run / "config.yaml").write_text(yaml.safe_dump({"game": "text", "train": {"pretrain_steps": 30, "steps": 30}}))
+    (run / "config.yaml").write_text(yaml.safe_dump({"game": "text",
+                                                     "train": {"pretrain_steps": 30, "steps": 30}}))
     (run / "summary.json").write_text(json.dumps({"nll_oracle": 8.61234, "steps": 60}))
     return run
 
@@ -70,7 +72,8 @@ def test_report_shows_the_sweep_when_the_run_has_one(tmp_path):
     (run / "sweep").mkdir()
     (run / "sweep" / "sweep.txt").write_text("temperature  nll_gen\n0.5000  5.1234\n")
     assert main(["report", str(run)]) == 0
-    assert "Temperature sweep" in (run / "report.html").read_text() and "5.1234" in (run / "report.html").read_text()
+    assert ("Temperature sweep" in (run / "report.html").read_text()
+            and "5.1234" in (run / "report.html").read_text())
 
 
 def test_a_report_of_several_runs_compares_them(tmp_path, monkeypatch):

@@ -32,8 +32,8 @@ def model_dir(tmp_path_factory) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(sentences(200, 0), trainers.BpeTrainer(
-        vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False))
+        vocab_size=300, special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
     tok.save(str(path / "tokenizer.json"))
     eot = tok.token_to_id("<|endoftext|>")
     config = GPT2Config(vocab_size=tok.get_vocab_size(), n_layer=1, n_head=2, n_embd=16, n_positions=32,

@@ -8,7 +8,8 @@ from textgan.metrics.lm_score import train_language_model
 from textgan.progress import progress, progress_enabled
 
 
-@pytest.mark.parametrize(("setting", "shown"), [("1", True), ("0", False), ("", False)])  # pytest's stderr: no TTY
+# pytest's stderr: no TTY
+@pytest.mark.parametrize(("setting", "shown"), [("1", True), ("0", False), ("", False)])
 def test_progress_follows_the_setting(monkeypatch, setting, shown):
     monkeypatch.setenv("TEXTGAN_PROGRESS", setting)
     assert progress_enabled() is shown

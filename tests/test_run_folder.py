@@ -63,10 +63,12 @@ def test_sigint_saves_a_checkpoint_and_resume_ends_as_an_uninterrupted_run(tmp_p
     assert proc.returncode == 130, err
     assert f"--out {out} --resume" in err and "Traceback" not in err
     assert 0 < load_checkpoint(out / "checkpoints" / "last.pt")["step"] < 1500
-    resumed = run_cli("train", str(recipe), "--out", str(out), "--resume", "--set", "train.checkpoint_every=100000")
+    resumed = run_cli("train", str(recipe), "--out", str(out), "--resume",
+                      "--set", "train.checkpoint_every=100000")
     assert resumed.returncode == 0, resumed.stderr
     whole = tmp_path / "whole"
-    assert run_cli("train", str(recipe), "--out", str(whole), "--set", "train.checkpoint_every=100000").returncode == 0
+    assert run_cli("train", str(recipe), "--out", str(whole),
+                   "--set", "train.checkpoint_every=100000").returncode == 0
     assert_same_weights(out, whole)
 
 

@@ -94,9 +94,11 @@ def test_rollouts_work_for_every_generator_and_a_delayed_copy(make):
     rewards = mc_rollout_rewards(g, samples, position_weighted_d, num_rollouts=3, max_rows=5)
     assert rewards.shape == (B, T) and ((rewards > 0) & (rewards < 1)).all()
     # the reward of the last token is D of the sample itself, whatever completes the prefixes
-    other = mc_rollout_rewards(g, samples, position_weighted_d, num_rollouts=3, rollout_generator=constant_generator(1))
+    other = mc_rollout_rewards(g, samples, position_weighted_d, num_rollouts=3,
+                               rollout_generator=constant_generator(1))
     torch.testing.assert_close(other[:, -1], rewards[:, -1])
-    expected = torch.sigmoid(position_weighted_d(torch.cat([samples[:, :1], torch.ones(B, T - 1, dtype=torch.long)], 1)))
+    expected = torch.sigmoid(position_weighted_d(
+        torch.cat([samples[:, :1], torch.ones(B, T - 1, dtype=torch.long)], 1)))
     torch.testing.assert_close(other[:, 0], expected)
 
 

@@ -49,8 +49,8 @@ def test_rows_match_the_metrics_and_low_temperature_collapses(setup, tmp_path):
                  decode=lambda s: [" ".join(words[i] for i in row) for row in s.tolist()],
                  references=[" ".join(words[i] for i in row) for row in test.tolist()], tokenize=str.split)
     assert [r["temperature"] for r in rows] == [0.01, 1.0]
-    assert set(rows[0]) == {"temperature", "nll_gen", "nll_oracle", "bleu_2", "bleu_5", "self_bleu_2", "self_bleu_5",
-                            "distinct_2", "distinct_4"}
+    assert set(rows[0]) == {"temperature", "nll_gen", "nll_oracle", "bleu_2", "bleu_5", "self_bleu_2",
+                            "self_bleu_5", "distinct_2", "distinct_4"}
     assert rows[1]["nll_gen"] == pytest.approx(nll_gen(g, test, pad_id=None), rel=1e-6)
     torch.manual_seed(0)
     assert rows[1]["nll_oracle"] == pytest.approx(nll_oracle(oracle, g.sample(40, T)), rel=1e-6)
@@ -129,7 +129,8 @@ def test_several_runs_are_drawn_together(runs, tmp_path, capsys, monkeypatch):
     assert main(["sweep", str(runs["oracle"]), str(other), "--temperatures", "0.5,1", "--n", "20",
                  "--out", str(tmp_path / "both"), "--json"]) == 0
     curves = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert list(curves) == ["oracle", "oracle_copy"] and curves["oracle"] == curves["oracle_copy"]  # same weights
+    # same weights
+    assert list(curves) == ["oracle", "oracle_copy"] and curves["oracle"] == curves["oracle_copy"]
     assert json.loads((tmp_path / "both" / "sweep.json").read_text()) == curves
     assert (tmp_path / "both" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((other / "sweep" / "sweep.json").read_text()) == curves["oracle_copy"]
@@ -159,7 +160,8 @@ def test_a_run_whose_data_changed_is_refused(runs, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(runs["text"], run, ignore=shutil.ignore_patterns("sweep"))
     config = yaml.safe_load((run / "config.yaml").read_text())
-    config["data"]["train_files"] = [str(write_corpus(tmp_path / "other.txt", 300, 1, [w.upper() for w in WORDS]))]
+    config["data"]["train_files"] = [str(write_corpus(tmp_path / "other.txt", 300, 1,
+                                                      [w.upper() for w in WORDS]))]
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     assert "is not what it was trained on" in error_line(capsys, "sweep", str(run), "--temperatures", "1")
     assert not (run / "sweep").exists()

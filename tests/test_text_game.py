@@ -27,7 +27,8 @@ ORACLE = {"source": "oracle", "oracle": "random", "oracle_vocab": 30, "seq_len":
 
 
 def oracle_game(signal_name: str, **model):
-    recipe = recipe_from_dict({"game": "text", "data": ORACLE, "model": {**TINY_MODEL, "signal": signal_name, **model},
+    recipe = recipe_from_dict({"game": "text", "data": ORACLE,
+                               "model": {**TINY_MODEL, "signal": signal_name, **model},
                                "train": {"batch_size": 8, "steps": 4}})
     return build_game(recipe, torch.device("cpu"))
 
@@ -94,13 +95,14 @@ def test_pretrain_loss_is_cross_entropy_and_learns():
 
 
 # ---------------------------------------------------------------- through the command line
-WORDS = ["a", "the", "one", "red", "big", "small", "cat", "dog", "man", "bird", "sits", "runs", "eats", "sees",
-         "near", "on", "under", "tree"]
+WORDS = ["a", "the", "one", "red", "big", "small", "cat", "dog", "man", "bird", "sits", "runs", "eats",
+         "sees", "near", "on", "under", "tree"]
 
 
 def write_corpus(path: Path, n: int, seed: int, words: list[str] = WORDS) -> Path:
     rng = random.Random(seed)
-    path.write_text("".join(" ".join(rng.choice(words) for _ in range(rng.randint(2, 7))) + "\n" for _ in range(n)))
+    path.write_text("".join(" ".join(rng.choice(words) for _ in range(rng.randint(2, 7))) + "\n"
+                            for _ in range(n)))
     return path
 
 
@@ -109,11 +111,11 @@ def text_recipe(tmp_path: Path, steps: int = 20, **data) -> Path:
     test = write_corpus(tmp_path / "test.txt", 60, 2)
     recipe = {
         "name": "tiny_text", "game": "text", "seed": 4,
-        "data": {"source": "files", "train_files": [str(train)], "test_files": [str(test)], "tokenizer": "whitespace",
-                 "max_len": 8, "n_eval": 40, "bleu_samples": 20, **data},
+        "data": {"source": "files", "train_files": [str(train)], "test_files": [str(test)],
+                 "tokenizer": "whitespace", "max_len": 8, "n_eval": 40, "bleu_samples": 20, **data},
         "model": {**TINY_MODEL, "signal": "gumbel", "beta_max": 5},
-        "train": {"pretrain_steps": 20, "pretrain_d_steps": 5, "steps": steps, "batch_size": 16, "ema_decay": 0.9,
-                  "log_every": 5, "checkpoint_every": 5, "progress": False},
+        "train": {"pretrain_steps": 20, "pretrain_d_steps": 5, "steps": steps, "batch_size": 16,
+                  "ema_decay": 0.9, "log_every": 5, "checkpoint_every": 5, "progress": False},
         "loss": {"name": "rsgan"},
         "optim_pretrain": {"lr": 1.0e-2},
         "eval": {"every": 20, "metric": "nll_gen", "mode": "min"},
@@ -186,7 +188,8 @@ def test_resume_with_another_vocabulary_is_refused(tmp_path: Path, text_run, cap
     recipe, out = text_run
     other = write_corpus(tmp_path / "other.txt", 300, 1, [w.upper() for w in WORDS])
     before = (out / "checkpoints" / "last.pt").read_bytes()
-    line = error_line(capsys, "train", str(recipe), "--out", str(out), "--resume", "--set", f"data.train_files=[{other}]")
+    line = error_line(capsys, "train", str(recipe), "--out", str(out), "--resume",
+                      "--set", f"data.train_files=[{other}]")
     assert "incompatible run" in line and "vocab" in line
     assert (out / "checkpoints" / "last.pt").read_bytes() == before
 
@@ -212,27 +215,31 @@ def test_lines_longer_than_the_limit(tmp_path: Path, capsys):
                       "--set", "data.length_policy=error", "--set", "data.max_len=4")
     assert "over max_len=4" in line
     assert main(["train", str(recipe), "--out", str(tmp_path / "d"), "--set", "data.length_policy=drop",
-                 "--set", "data.max_len=4", "--set", "train.pretrain_steps=2", "--set", "train.pretrain_d_steps=0",
-                 "--set", "train.steps=0"]) == 0
+                 "--set", "data.max_len=4", "--set", "train.pretrain_steps=2",
+                 "--set", "train.pretrain_d_steps=0", "--set", "train.steps=0"]) == 0
     report = capsys.readouterr().err
     assert "dropped" in report and " 0 dropped" not in report.split("test")[0]
 
 
 def test_text_losses_that_need_continuous_inputs_are_refused(tmp_path: Path, capsys):
-    line = error_line(capsys, "train", str(text_recipe(tmp_path)), "--out", str(tmp_path / "o"), "--set", "loss.r1_weight=1")
+    line = error_line(capsys, "train", str(text_recipe(tmp_path)), "--out", str(tmp_path / "o"),
+                      "--set", "loss.r1_weight=1")
     assert "loss.r1_weight needs continuous discriminator inputs" in line
 
 
 def test_the_run_reports_exactly_the_metrics_the_game_names(text_run):
     recipe, out = text_run
     game = build_game(load_recipe(recipe), torch.device("cpu"))
-    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if "nll_gen" in line][-1]
-    assert game.metric_names() == {k for k in last if k.startswith(("nll_", "distinct_", "bleu_", "self_bleu_"))}
+    last = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()
+            if "nll_gen" in line][-1]
+    assert game.metric_names() == {k for k in last
+                                   if k.startswith(("nll_", "distinct_", "bleu_", "self_bleu_"))}
 
 
 @pytest.mark.parametrize("overrides,hint", [(["data.bleu_samples=0"], "data.bleu_samples is 0"),
                                             (["eval.metric=nll_oracle"], "")])
-def test_a_watched_metric_the_game_never_reports_is_refused_before_training(tmp_path: Path, capsys, overrides, hint):
+def test_a_watched_metric_the_game_never_reports_is_refused_before_training(tmp_path: Path,
+                                                                            capsys, overrides, hint):
     args = ["--set", "eval.metric=bleu_2", "--set", "eval.mode=max"]
     for override in overrides:
         args += ["--set", override]
@@ -250,13 +257,15 @@ def test_shared_highway_reaches_the_discriminator():
 @pytest.mark.parametrize("generator", ["lstm", "rmc", "transformer"])
 def test_g_init_std_draws_every_generator_parameter_from_that_normal(generator):
     """SeqGAN's initialisation: every weight and bias of G from N(0, 0.1); 0 keeps PyTorch's own."""
-    params = torch.cat([p.detach().flatten() for p in oracle_game("gumbel", generator=generator, g_init_std=0.1,
-                                                                  head_size=8, n_embd=8).generator.parameters()])
+    params = torch.cat([p.detach().flatten()
+                        for p in oracle_game("gumbel", generator=generator, g_init_std=0.1, head_size=8,
+                                             n_embd=8).generator.parameters()])
     assert abs(params.mean().item()) < 0.01 and abs(params.std().item() - 0.1) < 0.005
 
 
 def test_g_init_std_zero_keeps_pytorch_initialisation():
-    assert abs(oracle_game("gumbel").generator.embedding.weight.std().item() - 1.0) < 0.1  # nn.Embedding: N(0, 1)
+    # nn.Embedding: N(0, 1)
+    assert abs(oracle_game("gumbel").generator.embedding.weight.std().item() - 1.0) < 0.1
 
 
 def test_negative_g_init_std_is_refused(tmp_path: Path, capsys):

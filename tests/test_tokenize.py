@@ -106,7 +106,8 @@ def test_bpe_is_lossless():
 def test_wordpiece_round_trips_in_token_space():
     tok = SubwordTokenizer.train("wordpiece", iter(LINES), vocab_size=200, lowercase=True)
     assert tok.tokenize("Two DOGS") == ["two", "dogs"]
-    assert tok.detokenize(tok.tokenize("Two dogs play in the park, happily!")) == "two dogs play in the park, happily!"
+    assert (tok.detokenize(tok.tokenize("Two dogs play in the park, happily!"))
+            == "two dogs play in the park, happily!")
     assert_token_round_trip(tok, LINES + UNSEEN)
     assert tok.detokenize(tok.tokenize("a zebra")) == "a <unk>"  # unknown pieces stay visible
 

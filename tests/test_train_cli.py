@@ -38,7 +38,8 @@ def test_train_writes_the_run_folder(tmp_path: Path, capsys):
     assert main(["train", str(write_recipe(tmp_path, 60)), "--out", str(out)]) == 0
     assert "results:" in capsys.readouterr().out
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["steps"] == 60 and 0 <= summary["modes_covered"] <= 8 and "best_high_quality_fraction" in summary
+    assert (summary["steps"] == 60 and 0 <= summary["modes_covered"] <= 8
+            and "best_high_quality_fraction" in summary)
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == list(range(5, 61, 5))
     doctor_signals = {"grad_norm_g", "grad_norm_d", "d_acc_real", "d_acc_fake", "d_real", "d_fake",
@@ -53,7 +54,8 @@ def test_train_writes_the_run_folder(tmp_path: Path, capsys):
 def test_adversarial_evaluations_count_from_the_phase_start(tmp_path: Path):
     """eval.every_adversarial: a short adversarial phase after D pre-training gets its own cadence."""
     recipe = tmp_path / "adv.yaml"
-    recipe.write_text(TINY.replace("STEPS", "12").replace("batch_size: 64", "pretrain_d_steps: 7, batch_size: 64")
+    recipe.write_text(TINY.replace("STEPS", "12")
+                      .replace("batch_size: 64", "pretrain_d_steps: 7, batch_size: 64")
                       .replace("eval: {every: 50", "eval: {every: 5, every_adversarial: 4"))
     out = tmp_path / "run"
     assert main(["train", str(recipe), "--out", str(out)]) == 0
@@ -101,7 +103,8 @@ def finished_run(tmp_path_factory) -> tuple[Path, Path]:
         (["--set", "train.steps=many"], "expects int"),
         (["--set", "loss.name=wgangp"], "did you mean 'wgan-gp'?"),
         (["--device", "tpu"], "invalid choice"),
-        (["--set", "eval.metric=nonsense"], "is not computed by this game"),  # refused before any file is written
+        # refused before any file is written
+        (["--set", "eval.metric=nonsense"], "is not computed by this game"),
         pytest.param(["--set", "train.tensorboard=true"], "tensorboard is not installed",
                      marks=pytest.mark.skipif(importlib.util.find_spec("tensorboard") is not None,
                                               reason="tensorboard is installed")),
@@ -124,7 +127,8 @@ def test_missing_recipe_and_unwritable_out(tmp_path: Path):
 def test_resume_with_a_different_model_shape_is_refused(finished_run):
     recipe, out = finished_run
     before = (out / "checkpoints" / "last.pt").read_bytes()
-    line = _error_line(run_cli("train", str(recipe), "--out", str(out), "--resume", "--set", "model.g_hidden=16"))
+    line = _error_line(run_cli("train", str(recipe), "--out", str(out), "--resume",
+                               "--set", "model.g_hidden=16"))
     assert "incompatible run" in line and "g_hidden" in line
     assert (out / "checkpoints" / "last.pt").read_bytes() == before
 
@@ -144,7 +148,8 @@ def test_recipes_lists_bundled_recipes(capsys):
 def test_help_and_version_answer_without_importing_torch():
     """`textgan --help`, a sub-command's --help and --version load no heavy library (they answer at once)."""
     code = ("import sys; from textgan.cli import main\n"
-            "for argv in (['--help'], ['train', '--help'], ['sample', '--help'], ['doctor', '--help'], ['--version']):\n"
+            "for argv in (['--help'], ['train', '--help'], ['sample', '--help'], ['doctor', '--help'], "
+            "['--version']):\n"
             "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
             "heavy = [m for m in ('torch', 'numpy', 'transformers', 'matplotlib') if m in sys.modules]\n"
             "print('HEAVY', heavy)")

@@ -135,14 +135,16 @@ class TrainConfig:
         for key in ("steps", "pretrain_steps", "pretrain_d_steps"):
             check_non_negative(getattr(self, key), f"train.{key}")
         if not self.total_steps:
-            raise UserError("train.steps, train.pretrain_steps and train.pretrain_d_steps are all 0: nothing to train")
+            raise UserError("train.steps, train.pretrain_steps and train.pretrain_d_steps are all 0: "
+                            "nothing to train")
         check_non_negative(self.g_steps, "train.g_steps")
         check_non_negative(self.ema_start, "train.ema_start")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
         check_choice(self.init, INITS, "train.init")
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
-            raise UserError("train.tensorboard is on but tensorboard is not installed (pip install tensorboard)")
+            raise UserError("train.tensorboard is on but tensorboard is not installed "
+                            "(pip install tensorboard)")
 
     @property
     def adversarial_start(self) -> int:
@@ -219,12 +221,13 @@ class DoctorConfig:
         for key in ("every", "window", "stall_evals", "osc_window", "max_actions", "grad_spike", "grad_max",
                     "grad_spikes"):
             check_positive(getattr(self, key), f"doctor.{key}")
-        for key in ("min_fraction", "d_acc_saturated", "vanish_ratio", "collapse_drop", "collapse_min_quality",
-                    "underfit_d_acc", "osc_acf", "lr_factor"):
+        for key in ("min_fraction", "d_acc_saturated", "vanish_ratio", "collapse_drop",
+                    "collapse_min_quality", "underfit_d_acc", "osc_acf", "lr_factor"):
             value = getattr(self, key)
             if not 0.0 < value <= 1.0:
                 raise UserError(f"doctor.{key} must be in (0, 1], got {value}")
-        for key in ("collapse_mode_kl", "self_bleu_rise", "overfit_gap", "overfit_rt_gap", "stall_tol", "osc_amplitude"):
+        for key in ("collapse_mode_kl", "self_bleu_rise", "overfit_gap", "overfit_rt_gap",
+                    "stall_tol", "osc_amplitude"):
             check_non_negative(getattr(self, key), f"doctor.{key}")
 
 
@@ -279,8 +282,8 @@ def read_recipe_file(path: str | Path) -> dict[str, Any]:
     return raw
 
 
-def parse_recipe(raw: dict[str, Any], section_types: SectionTypes, overrides: list[str] | tuple[str, ...] = (),
-                 beside: Path | None = None) -> Recipe:
+def parse_recipe(raw: dict[str, Any], section_types: SectionTypes,
+                 overrides: list[str] | tuple[str, ...] = (), beside: Path | None = None) -> Recipe:
     """Build a `Recipe` from plain data (as read from YAML), applying overrides first; with `beside`,
     the file paths in `raw` that exist relative to that folder become absolute paths there.
     `section_types(game)` gives the `data` and `model` dataclasses of the game the recipe names

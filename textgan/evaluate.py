@@ -99,7 +99,8 @@ def _check_same_kind(samples: Sequence[Tokens], other: Sequence[Tokens], what: s
             return all(t.isdigit() for s in sentences[:100] for t in s)
 
         hint = " (one holds token ids, the other words)" if ids(samples) != ids(other) else ""
-        raise UserError(f"the samples and the {what} share no token{hint}: they are not the same kind of text")
+        raise UserError(f"the samples and the {what} share no token{hint}: they are not the same "
+                        "kind of text")
 
 
 def _bleu_metrics(samples: Sequence[Tokens], references: Sequence[Tokens], protocol: Protocol,

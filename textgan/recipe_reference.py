@@ -56,10 +56,10 @@ def section(title: str, cls: type, game: str = "") -> str:
 def reference() -> str:
     """The whole reference: the top level, the core's sections, then each game's `data` and `model`."""
     parts = ["Top level: `game` (required: " + ", ".join(f"`{g}`" for g in GAME_MODULES) +
-             "), `name`, `description`, `seed` 0; the sections below. `--set section.key=value` overrides any "
-             "key. A relative file path in a recipe is taken from the recipe's folder when it exists there, "
-             "else as given (a data set name, a hub name, or a path from the working directory, as paths "
-             "given with `--set` always are).\n"]
+             "), `name`, `description`, `seed` 0; the sections below. `--set section.key=value` "
+             "overrides any key. A relative file path in a recipe is taken from the recipe's folder when it "
+             "exists there, else as given (a data set name, a hub name, or a path from the working "
+             "directory, as paths given with `--set` always are).\n"]
     parts += [section(title, cls) for title, cls in CORE_SECTIONS]
     for game in GAME_MODULES:
         data_cls, model_cls = game_config_types(game)
@@ -78,7 +78,8 @@ def updated(readme: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--update", type=Path, metavar="README", help="rewrite the reference inside this file")
+    parser.add_argument("--update", type=Path, metavar="README",
+                        help="rewrite the reference inside this file")
     args = parser.parse_args()
     if args.update:
         args.update.write_text(updated(args.update.read_text(encoding="utf-8")), encoding="utf-8")

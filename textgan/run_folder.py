@@ -33,7 +33,8 @@ def refuse_run_file(path: str | Path, option: str = "--out") -> None:
     path = Path(path).resolve()
     folder = path.parent
     in_run = (folder / "metrics.jsonl").exists() or (folder / "checkpoints").is_dir()
-    if (in_run and path.name in OWN_FILES) or (folder.name == "checkpoints" and (folder.parent / "config.yaml").exists()):
+    if ((in_run and path.name in OWN_FILES)
+            or (folder.name == "checkpoints" and (folder.parent / "config.yaml").exists())):
         raise UserError(f"{option} {path} would overwrite a file of the run in {folder}: choose another path")
 
 
@@ -58,7 +59,8 @@ def open_run(out: Path, resume: bool) -> tuple[RunLock, bool]:
         has_checkpoint = last_checkpoint(out).is_file()
         started = any((out / name).exists() for name in RUN_FILES + RUN_FOLDERS)
         if not resume and has_checkpoint:
-            raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose another --out")
+            raise UserError(f"{out} already holds a run; pass --resume to continue it, or choose "
+                            "another --out")
         if started and not has_checkpoint:
             print(f"note: {out} holds a run that stopped before its first checkpoint: starting it over",
                   file=sys.stderr)

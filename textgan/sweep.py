@@ -98,7 +98,8 @@ def sweep(
             if lm is not None:
                 row["lm_score"] = mean_nll(lm, samples, pad_id)
             if reverse_lm:
-                row["reverse_lm_score"] = reverse_lm_score(samples, test_tokens.cpu(), generator.vocab_size, pad_id)
+                row["reverse_lm_score"] = reverse_lm_score(samples, test_tokens.cpu(),
+                                                           generator.vocab_size, pad_id)
             rows.append(row)
     finally:
         generator.train(was_training)
@@ -138,8 +139,8 @@ def plot_sweep(curves: dict[str, Sequence[dict[str, float]]], path: Path,
                marks: dict[str, tuple[str, float, str]] | None = None) -> None:
     """The quality–diversity curves of one or more runs as one PNG, a panel per pair the runs share
     (`frontier_pairs`), each point labelled with its temperature; `marks[label] = (metric, value,
-    legend)` draws a dashed line in the run's colour at a published value of that metric. Lower-left is better for NLLs and LM
-    scores, upper-left for BLEU against Self-BLEU."""
+    legend)` draws a dashed line in the run's colour at a published value of that metric. Lower-left
+    is better for NLLs and LM scores, upper-left for BLEU against Self-BLEU."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `doctor` sub-command to the `textgan` parser."""
     p = sub.add_parser(
-        "doctor", help="diagnose a run: vanishing/exploding gradients, NaN, mode collapse, D over-fitting, ...",
+        "doctor", help="diagnose a run: vanishing/exploding gradients, NaN, mode collapse, "
+                       "D over-fitting, ...",
         description="Read a finished or running run folder and name the GAN training pitfalls it shows, with "
                     "the evidence (numbers and steps), the likely cause and the fix as recipe changes; "
                     "prints `healthy` when nothing fired. Thresholds: the run's `doctor:` recipe section.")
@@ -28,13 +29,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def format_diagnosis(d: Diagnosis) -> str:
     """The text table `textgan doctor` prints."""
-    head = f"run {d.run_dir}: {len(d.records)} records, last step {d.last_step}" + ("" if d.finished else " (running or stopped)")
+    head = (f"run {d.run_dir}: {len(d.records)} records, last step {d.last_step}"
+            + ("" if d.finished else " (running or stopped)"))
     if d.healthy:
         return f"{head}\nhealthy: no pitfall found"
     lines = [head, f"{'pitfall':<20} {'severity':<9} {'steps':<15} evidence"]
     for f in d.findings:
         lines.append(f"{f.pitfall:<20} {f.severity:<9} {f'{f.first_step}-{f.last_step}':<15} {f.evidence}")
-        lines.extend(textwrap.wrap(f"cause: {f.cause}", 100, initial_indent=" " * 4, subsequent_indent=" " * 6))
+        lines.extend(textwrap.wrap(f"cause: {f.cause}", 100, initial_indent=" " * 4,
+                                   subsequent_indent=" " * 6))
         lines.append(f"    remedy: {f.remedy}")
     return "\n".join(lines)
 

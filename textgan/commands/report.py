@@ -11,11 +11,12 @@ from textgan.errors import UserError
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `report` sub-command to the `textgan` parser."""
     p = sub.add_parser(
-        "report", help="one self-contained HTML page of a run (or several, compared): curves, findings, samples",
-        description="Write an HTML page with the run's summary, the doctor's diagnosis, its curves (marked where "
-                    "the doctor fired and where adversarial training starts), its temperature sweep, latest "
-                    "samples and recipe; several runs: their summaries side by side and their curves together. "
-                    "Figures are embedded, so the page is one file.")
+        "report", help="one self-contained HTML page of a run (or several, compared): curves, "
+                       "findings, samples",
+        description="Write an HTML page with the run's summary, the doctor's diagnosis, its curves "
+                    "(marked where the doctor fired and where adversarial training starts), its temperature "
+                    "sweep, latest samples and recipe; several runs: their summaries side by side and their "
+                    "curves together. Figures are embedded, so the page is one file.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--out", metavar="FILE",
                    help="output HTML file (default RUN_DIR/report.html; several runs: ./report-compare.html)")

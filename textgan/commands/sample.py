@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="run folder written by `textgan train`")
     p.add_argument("--n", type=int, default=100, help="number of sentences (default 100)")
     p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (default 1.0)")
-    p.add_argument("--checkpoint", choices=("last", "best"), default="last", help="which checkpoint (default last)")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="which checkpoint (default last)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="FILE", help="write the sentences here (atomically) instead of stdout")
     p.set_defaults(func=run)

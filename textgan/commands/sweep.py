@@ -23,24 +23,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sweep", help="quality-diversity curve of a text run over sampling temperatures (table + PNG)",
         description="Sample a text run's generator at each temperature and score quality against diversity "
-                    "(\"Language GANs Falling Short\"): NLL_oracle vs NLL_gen on the oracle; BLEU vs Self-BLEU "
-                    "and distinct-n on real text, every sample against every test sentence (word-tokenised, "
-                    "lower-cased). NLL_gen is the tempered model's per-token NLL on the test set, padding excluded.")
+                    "(\"Language GANs Falling Short\"): NLL_oracle vs NLL_gen on the oracle; BLEU "
+                    "vs Self-BLEU and distinct-n on real text, every sample against every test sentence "
+                    "(word-tokenised, lower-cased). NLL_gen is the tempered model's per-token NLL on "
+                    "the test set, padding excluded.")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
                    help="text run folder(s) written by `textgan train`; several: their curves drawn together")
-    p.add_argument("--temperatures", required=True, metavar="LIST", help="comma list of temperatures > 0, e.g. 0.5,0.8,1,1.2")
-    p.add_argument("--n", type=int, metavar="N", help="samples per temperature (default: the run's data.n_eval)")
-    p.add_argument("--checkpoint", choices=("last", "best"), default="last", help="which checkpoint (default last)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed, the same at every temperature (default 0)")
+    p.add_argument("--temperatures", required=True, metavar="LIST",
+                   help="comma list of temperatures > 0, e.g. 0.5,0.8,1,1.2")
+    p.add_argument("--n", type=int, metavar="N",
+                   help="samples per temperature (default: the run's data.n_eval)")
+    p.add_argument("--checkpoint", choices=("last", "best"), default="last",
+                   help="which checkpoint (default last)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="sampling seed, the same at every temperature (default 0)")
     p.add_argument("--out", metavar="DIR",
-                   help=f"one run: folder for its {TABLE}, {ROWS} and {PLOT} (default RUN_DIR/sweep); several runs: "
-                        f"folder for the comparison's {ROWS} and {PLOT} (default ./{COMPARE_DIR}), each run's own "
-                        "files going to RUN_DIR/sweep")
+                   help=f"one run: folder for its {TABLE}, {ROWS} and {PLOT} (default RUN_DIR/sweep); "
+                        f"several runs: folder for the comparison's {ROWS} and {PLOT} (default "
+                        f"./{COMPARE_DIR}), each run's own files going to RUN_DIR/sweep")
     p.add_argument("--metrics", metavar="LIST", default="",
                    help="extra metrics, comma list of lm_score (samples under an LSTM LM trained on the "
-                        "training set) and reverse_lm_score (test set under an LSTM LM trained on the samples); "
-                        "Caccia et al.'s scores, settings fixed in textgan.metrics.lm_score")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device for the generator")
+                        "training set) and reverse_lm_score (test set under an LSTM LM trained on "
+                        "the samples); Caccia et al.'s scores, settings fixed in textgan.metrics.lm_score")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="device for the generator")
     p.add_argument("--json", action="store_true", help="print the rows as one JSON list on stdout")
     p.set_defaults(func=run)
 
@@ -100,7 +106,8 @@ def sweep_run(run_dir: Path, temperatures: list[float], n: int | None = None, ch
     if "lm_score" in metrics:
         from textgan.metrics.lm_score import train_language_model
 
-        lm = train_language_model(data.train, data.vocab_size, data.pad_id, desc="LM score: an LM of the training text")
+        lm = train_language_model(data.train, data.vocab_size, data.pad_id,
+                                  desc="LM score: an LM of the training text")
     return sweep(run.generator, temperatures, n or cfg.n_eval, run.seq_len, test, pad_id=data.pad_id,
                  eos_id=data.eos_id, oracle=data.oracle, seed=seed, lm=lm,
                  reverse_lm="reverse_lm_score" in metrics, **text)
@@ -119,8 +126,8 @@ def run(args: argparse.Namespace) -> int:
     single = len(run_dirs) == 1
     curves = {}
     for label, run_dir in zip(labels, run_dirs):
-        rows = sweep_run(run_dir, temperatures, args.n, args.checkpoint, args.seed, str(pick_device(args.device)),
-                         metrics)
+        rows = sweep_run(run_dir, temperatures, args.n, args.checkpoint, args.seed,
+                         str(pick_device(args.device)), metrics)
         write_sweep({label: rows}, Path(args.out) if single and args.out else run_dir / "sweep", table=True)
         curves[label] = rows
         if not args.json:

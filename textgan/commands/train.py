@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the `train` sub-command to the `textgan` parser."""
     p = sub.add_parser("train", help="train a recipe", description="Train a recipe; writes a run folder.")
     p.add_argument("recipe", help="recipe YAML file or bundled recipe name (see `textgan recipes`)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe value, e.g. train.steps=500")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a recipe value, e.g. train.steps=500")
     p.add_argument("--out", help="run folder (default runs/RECIPE_NAME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--init-from", metavar="RUN_DIR_OR_CHECKPOINT",
@@ -92,8 +93,8 @@ def _train(args: argparse.Namespace, recipe: Recipe, out: Path, resuming: bool, 
             if resuming:
                 print(f"resuming {out} from step {trainer.step}", file=sys.stderr)
             elif recipe.train.init_from:
-                print(f"generator from {recipe.train.init_from} (its step {source_step}); no MLE pre-training",
-                      file=sys.stderr)
+                print(f"generator from {recipe.train.init_from} (its step {source_step}); "
+                      "no MLE pre-training", file=sys.stderr)
             save_recipe(recipe, out / "config.yaml")
             ranks = f" x {dist.world_size()} processes" if dist.world_size() > 1 else ""
             print(f"training {recipe.name} ({recipe.game}) on {device}{ranks}, torch {torch.__version__}, "
@@ -102,8 +103,8 @@ def _train(args: argparse.Namespace, recipe: Recipe, out: Path, resuming: bool, 
             summary = trainer.fit()
         except RunInterrupted as stopped:
             if main_process:
-                print(f"stopped by {stopped.signal_name} at step {stopped.step}; checkpoint saved: continue with "
-                      f"`textgan train {args.recipe} --out {out} --resume`", file=sys.stderr)
+                print(f"stopped by {stopped.signal_name} at step {stopped.step}; checkpoint saved: "
+                      f"continue with `textgan train {args.recipe} --out {out} --resume`", file=sys.stderr)
             return 130
     finally:
         dist.teardown()

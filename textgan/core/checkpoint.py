@@ -103,12 +103,14 @@ def load_checkpoint(path: Path, signature: dict[str, Any] | None = None) -> dict
         raise UserError(f"{path} is not a textgan checkpoint (format {FORMAT_VERSION})")
     digest = state.pop("digest", None)
     if digest is not None and digest != state_digest(state):
-        raise UserError(f"checkpoint {path} is damaged: its contents no longer match the digest saved with it")
+        raise UserError(f"checkpoint {path} is damaged: its contents no longer match the digest "
+                        "saved with it")
     if signature is not None:
         saved = json.loads(state["signature"])
         wanted = json.loads(json.dumps(signature, sort_keys=True))
         if saved != wanted:
-            raise UserError(f"checkpoint {path} comes from an incompatible run: {first_difference(saved, wanted)}")
+            raise UserError(f"checkpoint {path} comes from an incompatible run: "
+                            f"{first_difference(saved, wanted)}")
     return state
 
 
@@ -121,7 +123,8 @@ def first_difference(saved: Any, wanted: Any, where: str = "") -> str:
     return f"{where or 'value'} is {saved!r} in the checkpoint but {wanted!r} now"
 
 
-def non_finite_tensors(state: dict[str, Any], parts: tuple[str, ...] = ("generator", "discriminator", "ema")) -> list[str]:
+def non_finite_tensors(state: dict[str, Any],
+                       parts: tuple[str, ...] = ("generator", "discriminator", "ema")) -> list[str]:
     """Names of the floating-point tensors in `state[part]` that hold NaN or inf (a checkpoint with
     any is never written)."""
     bad = []

@@ -50,7 +50,8 @@ def setup(device: torch.device) -> torch.device:
     if device.type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", "0"))
         if local >= torch.cuda.device_count():
-            raise UserError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA devices are visible")
+            raise UserError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA "
+                            "devices are visible")
         torch.cuda.set_device(local)
         device = torch.device("cuda", local)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")

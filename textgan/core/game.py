@@ -59,7 +59,8 @@ class Game:
 
     def pretrain_loss(self, batch_size: int) -> Tensor:
         """The generator's maximum-likelihood loss on a batch of real data (`train.pretrain_steps`)."""
-        raise UserError(f"this game ({type(self).__name__}) has no pre-training: set train.pretrain_steps to 0")
+        raise UserError(f"this game ({type(self).__name__}) has no pre-training: set "
+                        "train.pretrain_steps to 0")
 
     def on_step(self, step: int, total_steps: int) -> dict[str, float]:
         """Called before each adversarial iteration with its number (1..total_steps) counted from the

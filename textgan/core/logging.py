@@ -76,7 +76,8 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
                 break  # torn by a killed writer
             raise UserError(f"{path}, line {number}: not JSON") from None
         if not isinstance(record, dict) or not isinstance(record.get(schema.STEP), (int, float)):
-            raise UserError(f"{path}, line {number}: not a metrics record (a JSON object with a numeric step)")
+            raise UserError(f"{path}, line {number}: not a metrics record (a JSON object with a "
+                            "numeric step)")
         records.append(record)
     return records
 

@@ -42,7 +42,8 @@ RT_TRAIN_SLICE, RT_HELDOUT = "rt_train_slice", "rt_heldout"
 # the live doctor's records
 DOCTOR_ACTION, DOCTOR_FINDING = "doctor_action", "doctor_finding"
 DOCTOR_KEYS = (DOCTOR_ACTION, DOCTOR_FINDING)
-PITFALL, SEVERITY, EVIDENCE, REMEDY, DETAIL, CHANGES = "pitfall", "severity", "evidence", "remedy", "detail", "changes"
+PITFALL, SEVERITY, EVIDENCE, REMEDY, DETAIL, CHANGES = ("pitfall", "severity", "evidence", "remedy",
+                                                        "detail", "changes")
 
 # summary.json, beside the last evaluation's metrics (and `best_<eval.metric>` when one is watched)
 WALL_TIME_S = "wall_time_s"  # training time, without the time spent before a resume

@@ -33,7 +33,8 @@ class NonFiniteStep(Exception):
     """A step's loss or gradient norm is NaN/inf; `values` holds both by their logged names."""
 
     def __init__(self, network: str, loss: float, grad_norm: float) -> None:
-        super().__init__(f"the {network}'s loss or gradient is not finite (loss {loss:.4g}, grad norm {grad_norm:.4g})")
+        super().__init__(f"the {network}'s loss or gradient is not finite "
+                         f"(loss {loss:.4g}, grad norm {grad_norm:.4g})")
         loss_key, norm_key = schema.LOSS_KEYS[network]
         self.values = {loss_key: loss, norm_key: grad_norm}
 
@@ -111,8 +112,9 @@ def d_step(p: Players, step: int) -> dict[str, float]:
     objective.constrain(D)
     stats.update(game.after_d_step(d_real.detach(), d_fake.detach()))
     acc_real, acc_fake = d_accuracy(d_real, d_fake)
-    stats.update({schema.D_LOSS: loss.item(), schema.D_REAL: d_real.mean().item(), schema.D_FAKE: d_fake.mean().item(),
-                  schema.D_ACC_REAL: acc_real, schema.D_ACC_FAKE: acc_fake, schema.RT: torch.sign(d_real).mean().item()})
+    stats.update({schema.D_LOSS: loss.item(), schema.D_REAL: d_real.mean().item(),
+                  schema.D_FAKE: d_fake.mean().item(), schema.D_ACC_REAL: acc_real,
+                  schema.D_ACC_FAKE: acc_fake, schema.RT: torch.sign(d_real).mean().item()})
     if noise:
         stats[schema.INSTANCE_NOISE] = noise
     return stats

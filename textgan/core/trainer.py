@@ -122,11 +122,12 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.device = device
         self.cfg = recipe.train
-        self._model_as_built = recipe.to_dict()["model"]  # the signature's: not the live doctor's later changes
+        # the signature's: not the live doctor's later changes
+        self._model_as_built = recipe.to_dict()["model"]
         metric, reported = recipe.eval.metric, game.metric_names()
         if metric and reported is not None and metric not in reported:
-            raise UserError(f"eval.metric {metric!r} is not computed by this game with this recipe; it reports "
-                            f"{sorted(reported)}{game.metric_hint(metric)}")
+            raise UserError(f"eval.metric {metric!r} is not computed by this game with this "
+                            f"recipe; it reports {sorted(reported)}{game.metric_hint(metric)}")
 
         G, D = game.generator, game.discriminator
         reg.init_weights(G, self.cfg.init)
@@ -159,9 +160,10 @@ class Trainer:
             compile_network(G)
             if self._d_needs_double_backward(recipe):
                 if dist.is_main():
-                    print("note: train.compile leaves D eager: the gradient penalty / R1 (which the doctor in auto "
-                          "mode may switch on) differentiates through D's input gradients, which compiled code "
-                          "cannot (torch.compile has no double backward)", file=sys.stderr)
+                    print("note: train.compile leaves D eager: the gradient penalty / R1 (which the "
+                          "doctor in auto mode may switch on) differentiates through D's input "
+                          "gradients, which compiled code cannot (torch.compile has no double backward)",
+                          file=sys.stderr)
             else:
                 compile_network(D)
 
@@ -194,7 +196,8 @@ class Trainer:
         r = self.recipe
         return {
             "game": r.game,
-            "phases": {"pretrain_steps": self.cfg.pretrain_steps, "pretrain_d_steps": self.cfg.pretrain_d_steps},
+            "phases": {"pretrain_steps": self.cfg.pretrain_steps,
+                       "pretrain_d_steps": self.cfg.pretrain_d_steps},
             "model": self._model_as_built,
             "spectral_norm": self.cfg.spectral_norm,
             "ema": bool(self.cfg.ema_decay),
@@ -208,7 +211,8 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         optimisers = {}
         for name, o in self._optimised().items():
-            optimisers.update({f"opt_{name}": o.optimizer.state_dict(), f"sched_{name}": o.schedule.state_dict()})
+            optimisers.update({f"opt_{name}": o.optimizer.state_dict(),
+                               f"sched_{name}": o.schedule.state_dict()})
         return {
             "step": self.step,
             "generator": self.game.generator.state_dict(),
@@ -264,7 +268,8 @@ class Trainer:
         if "phases" not in saved:  # written before the phases were part of the signature
             del wanted["phases"]
         if saved != wanted:
-            raise UserError(f"checkpoint {path} comes from an incompatible run: {first_difference(saved, wanted)}")
+            raise UserError(f"checkpoint {path} comes from an incompatible run: "
+                            f"{first_difference(saved, wanted)}")
         try:
             self.load_state_dict(state)
         except (RuntimeError, KeyError, ValueError) as exc:
@@ -284,9 +289,11 @@ class Trainer:
         saved = json.loads(state["signature"])
         wanted = json.loads(json.dumps(self.signature(), sort_keys=True))
         if saved.get("game") != wanted["game"]:
-            raise UserError(f"--init-from {path}: another game ({saved.get('game')}, this recipe {wanted['game']})")
+            raise UserError(f"--init-from {path}: another game "
+                            f"({saved.get('game')}, this recipe {wanted['game']})")
         theirs_data, mine_data = saved.get("game_signature", {}), wanted["game_signature"]
-        for key in sorted(set(theirs_data) | set(mine_data), key=lambda k: (k not in ("vocab_size", "seq_len"), k)):
+        for key in sorted(set(theirs_data) | set(mine_data),
+                          key=lambda k: (k not in ("vocab_size", "seq_len"), k)):
             if theirs_data.get(key) != mine_data.get(key):  # the sizes first: they say the most
                 raise UserError(f"--init-from {path}: other data: "
                                 f"{first_difference(theirs_data.get(key), mine_data.get(key), key)}")
@@ -295,11 +302,12 @@ class Trainer:
         theirs = state["generator"]
         if theirs.keys() != mine.keys():
             extra = sorted(set(theirs) ^ set(mine))[:2]
-            raise UserError(f"--init-from {path}: another generator (parameters {', '.join(extra)} are in one only)")
+            raise UserError(f"--init-from {path}: another generator (parameters {', '.join(extra)} are "
+                            "in one only)")
         for key, value in theirs.items():
             if value.shape != mine[key].shape:
-                raise UserError(f"--init-from {path}: generator parameter {key} has shape {tuple(value.shape)} there "
-                                f"but {tuple(mine[key].shape)} in this recipe")
+                raise UserError(f"--init-from {path}: generator parameter {key} has shape "
+                                f"{tuple(value.shape)} there but {tuple(mine[key].shape)} in this recipe")
         G.load_state_dict(theirs)
         if self.ema:
             self.ema.load_state_dict(state["ema"] if state.get("ema") else theirs)
@@ -323,8 +331,9 @@ class Trainer:
             return adversarial_step(p, self.step, self.step - cfg.adversarial_start, cfg.steps, cfg.n_critic,
                                     cfg.g_steps)
         except NonFiniteStep as exc:
-            raise TrainingDiverged(f"training diverged at step {self.step}: {exc}; {self._kept_checkpoint()}. Lower "
-                                   "the learning rate or set optim_*.clip_norm", exc.values) from None
+            raise TrainingDiverged(f"training diverged at step {self.step}: {exc}; "
+                                   f"{self._kept_checkpoint()}. Lower the learning rate or set "
+                                   "optim_*.clip_norm", exc.values) from None
 
     @property
     def _final_phase_start(self) -> int:
@@ -343,7 +352,8 @@ class Trainer:
         setattr(getattr(self.recipe, section), name, value)
         if section == "loss":
             self.players.objective = Objective(self.recipe.loss)
-        elif section.startswith("optim_") and name == "lr":  # the same point of its schedule, from the new base
+        elif section.startswith("optim_") and name == "lr":
+            # the same point of its schedule, from the new base
             o = self._optimised()[section.removeprefix("optim_")]
             ratio = value / o.schedule.base_lrs[0]
             o.schedule.base_lrs = [lr * ratio for lr in o.schedule.base_lrs]
@@ -409,9 +419,11 @@ class Trainer:
         if not ecfg.metric:
             return False
         if ecfg.metric not in metrics:
-            raise UserError(f"eval.metric {ecfg.metric!r} is not computed by this game; it reports {sorted(metrics)}")
+            raise UserError(f"eval.metric {ecfg.metric!r} is not computed by this game; it reports "
+                            f"{sorted(metrics)}")
         value = metrics[ecfg.metric]
-        better = self.best_value is None or (value > self.best_value if ecfg.mode == "max" else value < self.best_value)
+        better = self.best_value is None or (value > self.best_value if ecfg.mode == "max"
+                                             else value < self.best_value)
         if better:
             self.best_value, self.best_step, self.bad_evals = value, self.step, 0
             self.save("best.pt")
@@ -431,8 +443,8 @@ class Trainer:
         log, bar, stopped_early = None, None, False
         try:
             log = self._open_run_folder() if main else None
-            bar = tqdm(total=total, initial=self.step, disable=not (cfg.progress and main), dynamic_ncols=True,
-                       desc="train")
+            bar = tqdm(total=total, initial=self.step, disable=not (cfg.progress and main),
+                       dynamic_ncols=True, desc="train")
             if self.monitor and main:
                 self.monitor.take_snapshot()
             if log and self.step == 0 and cfg.init_from:  # the generator it starts from: the run's "before"
@@ -453,7 +465,8 @@ class Trainer:
                 stopped_early = self._evaluate_and_log(stats, started, log, bar)
                 # checkpoint at the cadence and whenever the run ends (a signal ends it after this step)
                 interrupted = dist.broadcast_flag(stop["signal"] is not None)  # every rank stops at one step
-                if self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early or interrupted:
+                if (self.step % cfg.checkpoint_every == 0 or self.step == total or stopped_early
+                        or interrupted):
                     self.save("last.pt")
                 bar.update(1)
                 if interrupted:
@@ -474,7 +487,8 @@ class Trainer:
         tb_dir = self.out_dir / "tensorboard" if self.cfg.tensorboard else None
         return MetricsLog(self.out_dir / "metrics.jsonl", tb_dir)
 
-    def _evaluate_and_log(self, stats: dict[str, float], started: float, log: MetricsLog | None, bar: Any) -> bool:
+    def _evaluate_and_log(self, stats: dict[str, float], started: float,
+                          log: MetricsLog | None, bar: Any) -> bool:
         """Evaluate when due, log every `log_every` steps (and at evaluations) with D's over-fitting
         probe, and hand the record to the monitor; True when the run should stop (early stopping or
         the monitor), agreed by every rank."""
@@ -514,6 +528,7 @@ class Trainer:
         return step % every == 0
 
     def _postfix(self, record: dict[str, Any]) -> dict[str, str]:
-        keys = [schema.MLE_LOSS, schema.D_LOSS, schema.G_LOSS, schema.D_REAL, schema.D_FAKE, self.recipe.eval.metric]
+        keys = [schema.MLE_LOSS, schema.D_LOSS, schema.G_LOSS, schema.D_REAL, schema.D_FAKE,
+                self.recipe.eval.metric]
         return {k: f"{record[k]:.3g}" for k in keys if isinstance(record.get(k), (int, float))}
 

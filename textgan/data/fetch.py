@@ -25,7 +25,8 @@ from textgan.data.safe_pickle import load_numpy_pickle
 from textgan.data.store import Located, data_cache_dir, dataset, locate
 from textgan.errors import UserError
 
-ORACLE_ARRAYS = ("embedding", "Wi", "Ui", "bi", "Wf", "Uf", "bf", "Wog", "Uog", "bog", "Wc", "Uc", "bc", "Wo", "bo")
+ORACLE_ARRAYS = ("embedding", "Wi", "Ui", "bi", "Wf", "Uf", "bf", "Wog", "Uog", "bog", "Wc",
+                 "Uc", "bc", "Wo", "bo")
 DOWNLOAD_TIMEOUT_S = 30
 
 
@@ -91,8 +92,9 @@ def _import(source: Path, target: Path, ds: DataSet, f: DataFile) -> None:
 
 def _check(source: Path | str, sha256: str, ds: DataSet, f: DataFile) -> None:
     if sha256 != f.sha256:
-        raise UserError(f"{source} is not {ds.name}'s {f.published_name}: its sha256 is {sha256[:16]}..., expected "
-                        f"{f.sha256[:16]}... (a different or damaged file); nothing was cached")
+        raise UserError(f"{source} is not {ds.name}'s {f.published_name}: its sha256 is "
+                        f"{sha256[:16]}..., expected {f.sha256[:16]}... (a different or damaged file); "
+                        "nothing was cached")
 
 
 def _download(f: DataFile, target: Path, ds: DataSet) -> None:

@@ -15,7 +15,8 @@ TEXYGEN = "https://raw.githubusercontent.com/geek-ai/Texygen/3104e22ac75f3cc2070
 SEQGAN = "https://raw.githubusercontent.com/LantaoYu/SeqGAN/e2b52fb6309851b14765290e8a972ccac09f1bec"
 LEAKGAN = "https://raw.githubusercontent.com/CR-Gjx/LeakGAN/4044de626dbfcfddb51e56645d0edc11c340e6a7"
 CNN_SENTENCE = "https://raw.githubusercontent.com/yoonkim/CNN_sentence/23e0e1f7355705bb083043fda05c031b15acb38c"
-MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist"  # the mirror torchvision reads; md5s as MNIST publishes
+# the mirror torchvision reads; md5s as MNIST publishes
+MNIST = "https://ossci-datasets.s3.amazonaws.com/mnist"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def _texygen_samples() -> tuple[DataFile, ...]:
         "leakgan": (505716, "e3aa1b08801c5f5e84c1b1a9470e68860a833a19e48e4dbaa3637be24fde9ed8"),
         "textgan": (256621, "b11ae70a638eb71bb49b669bd305cceaca430782b52c4538fe1864bd2229bd15"),
     }
-    return tuple(DataFile(f"{m}.txt", f"texygen_samples/{m}.txt", size, sha, f"{TEXYGEN}/docs/instances/{m}.txt", m)
+    return tuple(DataFile(f"{m}.txt", f"texygen_samples/{m}.txt", size, sha,
+                          f"{TEXYGEN}/docs/instances/{m}.txt", m)
                  for m, (size, sha) in sums.items())
 
 
@@ -90,7 +92,8 @@ DATASETS: dict[str, DataSet] = {d.name: d for d in (
         "LantaoYu/SeqGAN@e2b52fb save/target_params_py3.pkl",
         (DataFile("target_params.npz", "seqgan_oracle/target_params.npz", 1334000,
                   "5ac794a695dd6e0eb2bb689f3dfda55e4e0053e8c0399e6242630a95f1e60e8a",
-                  f"{SEQGAN}/save/target_params_py3.pkl", "oracle", "target_params_py3.pkl", "seqgan-pickle"),)),
+                  f"{SEQGAN}/save/target_params_py3.pkl", "oracle",
+                  "target_params_py3.pkl", "seqgan-pickle"),)),
     DataSet(
         "mnist-test", "the MNIST test split: 10,000 handwritten digits, 28x28, with labels (IDX files)",
         "MNIST (LeCun, Cortes, Burges), distributed for research use",
@@ -102,7 +105,8 @@ DATASETS: dict[str, DataSet] = {d.name: d for d in (
                   "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
                   f"{MNIST}/t10k-labels-idx1-ubyte.gz", "labels"))),
     DataSet(
-        "oracle-len40", "9,984 samples of length 40 from the SeqGAN oracle, as LeakGAN released them (token ids)",
+        "oracle-len40", "9,984 samples of length 40 from the SeqGAN oracle, as LeakGAN released "
+                        "them (token ids)",
         "none stated by its repository (not bundled)",
         "CR-Gjx/LeakGAN@4044de6 'Synthetic Data/save/real_data.txt'",
         (DataFile("real_data.txt", "oracle_len40/real_data.txt", 1915864,
@@ -110,10 +114,13 @@ DATASETS: dict[str, DataSet] = {d.name: d for d in (
                   f"{LEAKGAN}/Synthetic%20Data/save/real_data.txt", "train"),)),
     DataSet(
         "texygen-samples", "the COCO samples Texygen published beside its BLEU tables (9,984 per model)",
-        "MIT (Texygen, (c) 2018 Geek.AI)", "geek-ai/Texygen@3104e22 docs/instances/*.txt", _texygen_samples()),
+        "MIT (Texygen, (c) 2018 Geek.AI)", "geek-ai/Texygen@3104e22 docs/instances/*.txt",
+        _texygen_samples()),
     DataSet(
-        "movie-review", "sentence polarity v1.0 (Pang & Lee 2005): 5,331 positive and 5,331 negative lines, Latin-1",
-        "distributed by its authors for research use (not bundled)", "yoonkim/CNN_sentence@23e0e1f rt-polarity.*",
+        "movie-review", "sentence polarity v1.0 (Pang & Lee 2005): 5,331 positive and 5,331 negative "
+                        "lines, Latin-1",
+        "distributed by its authors for research use (not bundled)",
+        "yoonkim/CNN_sentence@23e0e1f rt-polarity.*",
         (DataFile("rt-polarity.pos", "movie_review/rt-polarity.pos", 626139,
                   "2da124ec187a9d5a29c9f04e91c540e02baed5af8868f550a26bd6fd4dbf8bf0",
                   f"{CNN_SENTENCE}/rt-polarity.pos", "pos"),

@@ -1,8 +1,8 @@
 """Read a pickle of numpy arrays without running anything else it asks for.
 
 `pickle.load` calls whatever global a file names (`os.system` included), so a downloaded pickle is
-read here through an unpickler that admits the numpy names an array pickle needs (the array and dtype types and the two array
-constructors, under numpy 1's and numpy 2's module names) and refuses
+read here through an unpickler that admits the numpy names an array pickle needs (the array and
+dtype types and the two array constructors, under numpy 1's and numpy 2's module names) and refuses
 every other global before it is looked up.
 """
 
@@ -39,7 +39,8 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}: only numpy arrays are admitted") from None
+            raise pickle.UnpicklingError(f"refused to load {module}.{name}: only numpy arrays "
+                                         "are admitted") from None
 
 
 def load_numpy_pickle(path: str | Path) -> Any:

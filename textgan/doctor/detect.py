@@ -14,7 +14,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 | `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap` and by half their mean magnitude (records whose mean logits exceed `SANE_LOGIT` in magnitude, a blown-up D, do not count), or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
 | `g_underfitting` | D rejects ≥ `underfit_d_acc` of the fakes over a `window`, G's loss does not fall, and the quality metric improved less than `stall_tol` (relative) over the last `stall_evals` evaluations |
 | `oscillation` | the D or G loss, detrended over `osc_window` records, has an autocorrelation peak ≥ `osc_acf` after a dip ≤ -`osc_acf`/2 (a cycle) with amplitude ≥ `osc_amplitude` × its mean magnitude, in `min_fraction` of 5 consecutive windows |
-"""
+"""  # noqa: E501 - Markdown table rows cannot be wrapped
 
 from __future__ import annotations
 
@@ -151,13 +151,15 @@ def detect_non_finite(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding
     before = [r for r in h.records[: bad[0]] if not r.get(schema.NON_FINITE)]
     last_ok = ""
     if before:
-        norms = {k: before[-1][k] for k in (schema.GRAD_NORM_G, schema.GRAD_NORM_D) if _is_number(before[-1].get(k))}
+        norms = {k: before[-1][k] for k in (schema.GRAD_NORM_G, schema.GRAD_NORM_D)
+                 if _is_number(before[-1].get(k))}
         last_ok = "; last finite record (step {}): {}".format(
-            before[-1][schema.STEP], ", ".join(f"{k} {_fmt(v)}" for k, v in norms.items()) or "no gradient norms")
+            before[-1][schema.STEP],
+            ", ".join(f"{k} {_fmt(v)}" for k, v in norms.items()) or "no gradient norms")
     evidence = (f"non-finite {', '.join(names)} at step {first['step']}"
                 f"{f' and {len(bad) - 1} later record(s)' if len(bad) > 1 else ''}{last_ok}")
-    return Finding("non_finite", "critical", int(first[schema.STEP]), int(h.records[bad[-1]][schema.STEP]), evidence,
-                   remedy("non_finite", ctx.config))
+    return Finding("non_finite", "critical", int(first[schema.STEP]), int(h.records[bad[-1]][schema.STEP]),
+                   evidence, remedy("non_finite", ctx.config))
 
 
 def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
@@ -169,7 +171,8 @@ def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
         for phase in np.unique(phases):
             rows = np.flatnonzero(phases == phase)
             median[rows] = trailing_median(values[rows], cfg.window)
-        spike = np.isfinite(values) & ((values > cfg.grad_max) | ((median > 0) & (values > cfg.grad_spike * median)))
+        spike = np.isfinite(values) & ((values > cfg.grad_max)
+                                       | ((median > 0) & (values > cfg.grad_spike * median)))
         hits.extend((int(i), key, float(values[i]), float(median[i])) for i in np.flatnonzero(spike))
     if not hits:
         return None
@@ -179,12 +182,13 @@ def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
     ratio = f" = {_fmt(v / median)}× the median {_fmt(median)} of the previous records" if median > 0 else ""
     diverged = any(h.records[j].get(schema.NON_FINITE) for j in range(hits[0][0], len(h)))
     rows = sorted({row for row, *_ in hits})
-    repeated = any(rows[k + cfg.grad_spikes - 1] - rows[k] < cfg.window for k in range(len(rows) - cfg.grad_spikes + 1))
+    repeated = any(rows[k + cfg.grad_spikes - 1] - rows[k] < cfg.window
+                   for k in range(len(rows) - cfg.grad_spikes + 1))
     severity = "critical" if diverged or v > cfg.grad_max or repeated else "warning"
     evidence = (f"{len(hits)} gradient-norm spike(s); largest {key} {_fmt(v)} at step {h.steps[i]}{ratio}"
                 f"{'; followed by non-finite values' if diverged else ''}")
-    return Finding("exploding_gradient", severity, int(h.steps[hits[0][0]]), int(h.steps[hits[-1][0]]), evidence,
-                   remedy("exploding_gradient", ctx.config))
+    return Finding("exploding_gradient", severity, int(h.steps[hits[0][0]]), int(h.steps[hits[-1][0]]),
+                   evidence, remedy("exploding_gradient", ctx.config))
 
 
 def detect_vanishing_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
@@ -203,11 +207,12 @@ def detect_vanishing_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
     ratio = float(np.nanmean(gn[w]) / peak[at]) if peak[at] > 0 else 0.0
     severity = "critical" if ratio < cfg.vanish_ratio / 10 else "warning"
     loss = (ctx.config.get("loss") or {}).get("name")
-    evidence = (f"D accuracy real {_fmt(np.nanmean(acc_r[w]))} / fake {_fmt(np.nanmean(acc_f[w]))} and G gradient "
-                f"norm {_fmt(np.nanmean(gn[w]))} = {_fmt(ratio)} of its peak {_fmt(peak[at])} over steps "
-                f"{h.steps[rows][at - cfg.window + 1]}-{h.steps[rows][at]}"
+    evidence = (f"D accuracy real {_fmt(np.nanmean(acc_r[w]))} / fake {_fmt(np.nanmean(acc_f[w]))} "
+                f"and G gradient norm {_fmt(np.nanmean(gn[w]))} = {_fmt(ratio)} of its peak "
+                f"{_fmt(peak[at])} over steps {h.steps[rows][at - cfg.window + 1]}-{h.steps[rows][at]}"
                 f"{' with the saturating vanilla loss' if loss == 'vanilla' else ''}")
-    return Finding("vanishing_gradient", severity, first, last, evidence, remedy("vanishing_gradient", ctx.config))
+    return Finding("vanishing_gradient", severity, first, last, evidence,
+                   remedy("vanishing_gradient", ctx.config))
 
 
 def _baseline_step(ctx: RunContext) -> int | None:
@@ -259,7 +264,8 @@ def _diversity_conditions(h: History, cfg: DoctorConfig,
             b = int(before[-1])
             word = f"value at the end of pre-training (step {int(h.steps[rows[b]])})"
             rows, ref, v, ok = rows[b + 1:], np.full(len(rows) - b - 1, v[b]), v[b + 1:], ok[b + 1:]
-        drops[key] = (rows, collapsed(v, ref) & ok, lambda j: f"{key} {_fmt(v[j])} against its {word} {_fmt(ref[j])}")
+        drops[key] = (rows, collapsed(v, ref) & ok,
+                      lambda j: f"{key} {_fmt(v[j])} against its {word} {_fmt(ref[j])}")
 
     roles = ctx.roles
     quality = h.column(roles.quality_fraction) if roles.quality_fraction else np.full(len(h), np.nan)
@@ -304,8 +310,9 @@ def _mode_kl_condition(h: History, cfg: DoctorConfig,
     good = h.column(roles.quality_fraction)[rows] if roles.quality_fraction else np.full(len(rows), np.nan)
     previous_low = np.concatenate([[np.inf], np.fmin.accumulate(kl)[:-1]])
     mask = (kl >= cfg.collapse_mode_kl) & (covered >= 1) & (kl >= 0.9 * previous_low)
-    return [(rows, mask, lambda j: f"{kl_key} {_fmt(kl[j])} (0 = all modes equally) with {_fmt(100 * good[j])}% "
-                                   f"high-quality samples and {_fmt(covered[j])} modes covered")]
+    return [(rows, mask, lambda j: f"{kl_key} {_fmt(kl[j])} (0 = all modes equally) with "
+                                   f"{_fmt(100 * good[j])}% high-quality samples and "
+                                   f"{_fmt(covered[j])} modes covered")]
 
 
 def detect_mode_collapse(h: History, cfg: DoctorConfig, ctx: RunContext) -> Finding | None:
@@ -335,17 +342,20 @@ def detect_d_overfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Find
     scale = 0.5 * (np.abs(train) + np.abs(held))
     rt, rt_held = h.column(schema.RT_TRAIN_SLICE)[rows], h.column(schema.RT_HELDOUT)[rows]
     rt_gap = np.where(np.isfinite(rt) & np.isfinite(rt_held), rt - rt_held, 0.0)
-    mask = ((gap >= cfg.overfit_gap) & (gap >= 0.5 * scale) & (scale <= SANE_LOGIT)) | (rt_gap >= cfg.overfit_rt_gap)
+    mask = (((gap >= cfg.overfit_gap) & (gap >= 0.5 * scale) & (scale <= SANE_LOGIT))
+            | (rt_gap >= cfg.overfit_rt_gap))
     fired = sustained(mask, cfg.window, cfg.min_fraction)
     if not fired.any():
         return None
     first, last, at = _span(h.steps[rows], fired, mask, cfg.window)
     w = slice(at - cfg.window + 1, at + 1)
     mean_gap = float(np.nanmean(gap[w]))
-    severity = "critical" if mean_gap >= 2 * cfg.overfit_gap and np.nanmean(rt_gap[w]) >= cfg.overfit_rt_gap else "warning"
+    severity = ("critical" if mean_gap >= 2 * cfg.overfit_gap and np.nanmean(rt_gap[w]) >= cfg.overfit_rt_gap
+                else "warning")
     evidence = (f"D's mean logit on training reals exceeds held-out reals by {_fmt(mean_gap)} (threshold "
                 f"{_fmt(cfg.overfit_gap)}); r_t {_fmt(np.nanmean(rt[w]))} on the training slice vs "
-                f"{_fmt(np.nanmean(rt_held[w]))} on held-out reals, steps {h.steps[rows][w][0]}-{h.steps[rows][at]}")
+                f"{_fmt(np.nanmean(rt_held[w]))} on held-out reals, steps "
+                f"{h.steps[rows][w][0]}-{h.steps[rows][at]}")
     return Finding("d_overfitting", severity, first, last, evidence, remedy("d_overfitting", ctx.config))
 
 
@@ -389,7 +399,8 @@ def detect_g_underfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Fin
     not_falling = np.zeros(len(rows), dtype=bool)
     if len(rows) >= cfg.window:
         windows = np.lib.stride_tricks.sliding_window_view(g, cfg.window)
-        early, late = np.nanmean(windows[:, : cfg.window - half], axis=1), np.nanmean(windows[:, -half:], axis=1)
+        early, late = (np.nanmean(windows[:, : cfg.window - half], axis=1),
+                       np.nanmean(windows[:, -half:], axis=1))
         not_falling[cfg.window - 1:] = late >= early - cfg.stall_tol * np.abs(early)
     mask = rejecting & not_falling & stalled[rows]
     if not mask.any():
@@ -471,7 +482,8 @@ DETECTORS: dict[str, Callable[[History, DoctorConfig, RunContext], Finding | Non
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Most severe first; within a severity, root causes (in `PITFALLS` order) before consequences."""
-    return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), PITFALLS.index(f.pitfall), f.first_step))
+    return sorted(findings, key=lambda f: (SEVERITIES.index(f.severity),
+                                           PITFALLS.index(f.pitfall), f.first_step))
 
 
 def diagnose_records(records: list[dict[str, Any]], cfg: DoctorConfig | None = None,
@@ -486,12 +498,14 @@ def diagnose_records(records: list[dict[str, Any]], cfg: DoctorConfig | None = N
     if {"oscillation", "mode_collapse"} <= found:  # a cycling G hops between modes: the cycle comes first
         collapse = next(f for f in findings if f.pitfall == "mode_collapse")
         collapse.severity = "warning"
-        collapse.evidence += "; the losses cycle too (oscillation): the generator is likely hopping between modes"
+        collapse.evidence += ("; the losses cycle too (oscillation): the generator is likely hopping "
+                              "between modes")
     for r in records:
         pitfall = r.get(schema.PITFALL)
         if schema.DOCTOR_ACTION in r and pitfall in PITFALLS and pitfall not in found:
             found.add(pitfall)
-            findings.append(Finding(pitfall, r.get(schema.SEVERITY, "warning"), int(r[schema.STEP]), int(r[schema.STEP]),
+            findings.append(Finding(pitfall, r.get(schema.SEVERITY, "warning"), int(r[schema.STEP]),
+                                    int(r[schema.STEP]),
                                     f"{r.get('evidence', '')}; remedied during training at step {r['step']}: "
                                     f"{r.get('detail', r['doctor_action'])}", remedy(pitfall, ctx.config)))
     return sort_findings(findings)
@@ -506,7 +520,8 @@ class Diagnosis:
     findings: list[Finding]
     last_step: int
     finished: bool
-    config: dict[str, Any] = field(default_factory=dict)  # the run's config.yaml ({} when absent or unreadable)
+    # the run's config.yaml ({} when absent or unreadable)
+    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:
@@ -557,4 +572,5 @@ def diagnose_run(run_dir: str | Path) -> Diagnosis:
         except (yaml.YAMLError, UnicodeDecodeError):
             config = {}
     findings = diagnose_records(records, doctor_config(config), config)
-    return Diagnosis(str(run), records, findings, int(timeline[-1][schema.STEP]), (run / "summary.json").is_file(), config)
+    return Diagnosis(str(run), records, findings, int(timeline[-1][schema.STEP]),
+                     (run / "summary.json").is_file(), config)

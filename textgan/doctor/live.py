@@ -16,7 +16,7 @@ A change marked for a new run (a wider network, EMA) is logged, not applied. Eve
 kept in `overrides` and applied again after a rollback or a resume. Each pitfall is remedied at
 most `doctor.max_actions` times; after that a divergence ends the run as in `off` mode. The doctor's
 state (changes, counters, history) is part of every checkpoint.
-"""
+"""  # noqa: E501 - Markdown table rows cannot be wrapped
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def attach_doctor(trainer: Trainer) -> LiveDoctor | None:
     Attach before `resume`, so that the doctor's state comes back with the checkpoint."""
     mode = trainer.recipe.doctor.mode
     if mode == "auto" and dist.world_size() > 1:
-        raise UserError("doctor.mode auto (rollbacks, live remedies) runs in a single process; use warn under torchrun")
+        raise UserError("doctor.mode auto (rollbacks, live remedies) runs in a single process; use warn "
+                        "under torchrun")
     if mode == "off" or not dist.is_main():
         return None
     trainer.monitor = LiveDoctor(trainer)
@@ -115,7 +116,8 @@ class LiveDoctor:
         stop = False
         for finding in new if not self.auto else findings:
             # an isolated gradient spike (a warning) is one the run got over: worth a note, not a rollback
-            acts = self.auto and not (finding.pitfall == "exploding_gradient" and finding.severity != "critical")
+            acts = self.auto and not (finding.pitfall == "exploding_gradient"
+                                      and finding.severity != "critical")
             if not acts:
                 if finding in new:
                     self._emit(log, {schema.STEP: step, schema.DOCTOR_FINDING: finding.pitfall,
@@ -164,8 +166,11 @@ class LiveDoctor:
             detail = f"stopped early (best.pt keeps the best generator); for the next run: {detail}"
         self.counts[finding.pitfall] = self.counts.get(finding.pitfall, 0) + 1
         self.since = self.last_check = t.step
-        self._emit(log, {schema.STEP: failed_step, schema.DOCTOR_ACTION: remedy.action, schema.PITFALL: finding.pitfall,
-                         schema.SEVERITY: finding.severity, schema.EVIDENCE: finding.evidence, schema.DETAIL: detail,
+        # a rollback with no good state yet to go back to only applies the changes
+        action = "apply" if remedy.action == "rollback" and not rolled_back else remedy.action
+        self._emit(log, {schema.STEP: failed_step, schema.DOCTOR_ACTION: action,
+                         schema.PITFALL: finding.pitfall, schema.SEVERITY: finding.severity,
+                         schema.EVIDENCE: finding.evidence, schema.DETAIL: detail,
                          schema.CHANGES: {c.key: [c.old, c.new] for c in remedy.changes},
                          "rollback_to": t.step if rolled_back else None})
         return remedy.action == "stop"
@@ -182,5 +187,5 @@ class LiveDoctor:
         kind = "action" if schema.DOCTOR_ACTION in record else "finding"
         what = record.get(schema.DETAIL) or record.get(schema.REMEDY, "")
         print(f"doctor {kind} at step {record[schema.STEP]}: "
-              f"{record.get(schema.PITFALL, record.get(schema.DOCTOR_FINDING))} ({record[schema.SEVERITY]}) - "
-              f"{record[schema.EVIDENCE]} -> {what}", file=sys.stderr)
+              f"{record.get(schema.PITFALL, record.get(schema.DOCTOR_FINDING))} "
+              f"({record[schema.SEVERITY]}) - {record[schema.EVIDENCE]} -> {what}", file=sys.stderr)

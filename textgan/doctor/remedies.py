@@ -23,13 +23,15 @@ from typing import Any
 CAUSES = {
     "non_finite": "a loss or gradient became NaN/inf: the step size is too large for the loss surface, or a "
                   "division/log hit zero",
-    "exploding_gradient": "gradient norms spike far above their usual size: the learning rate is too high or the "
-                          "gradients are unclipped",
-    "vanishing_gradient": "D separates reals from fakes perfectly, so a saturating G loss gives G almost no gradient",
-    "d_overfitting": "D memorises its training reals (it scores held-out reals lower): too little data or too "
-                     "strong a D",
+    "exploding_gradient": "gradient norms spike far above their usual size: the learning rate is too "
+                          "high or the gradients are unclipped",
+    "vanishing_gradient": "D separates reals from fakes perfectly, so a saturating G loss gives G "
+                          "almost no gradient",
+    "d_overfitting": "D memorises its training reals (it scores held-out reals lower): too little "
+                     "data or too strong a D",
     "mode_collapse": "G covers only part of the data: its samples lost diversity",
-    "g_underfitting": "G does not improve while D keeps rejecting its samples: G learns too slowly or is too small",
+    "g_underfitting": "G does not improve while D keeps rejecting its samples: G learns too slowly or "
+                      "is too small",
     "oscillation": "the two players chase each other in cycles instead of converging",
 }
 
@@ -121,14 +123,15 @@ def _more_noise(config: dict[str, Any], why: str) -> list[Change]:
         return []
     changes = [Change("loss.instance_noise", noise, round(noise + INSTANCE_NOISE_STEP, 6), why)]
     if get(config, "loss.instance_noise_anneal_steps"):
-        changes.append(Change("loss.instance_noise_anneal_steps", get(config, "loss.instance_noise_anneal_steps"), 0,
-                              "held, not annealed away"))
+        changes.append(Change("loss.instance_noise_anneal_steps",
+                              get(config, "loss.instance_noise_anneal_steps"), 0, "held, not annealed away"))
     return changes
 
 
 def _divergence(config: dict[str, Any]) -> Iterator[list[Change]]:
     factor = get(config, "doctor.lr_factor") or DEFAULT_LR_FACTOR
-    sections = ("optim_g", "optim_d", "optim_pretrain") if get(config, "train.pretrain_steps") else ("optim_g", "optim_d")
+    sections = (("optim_g", "optim_d", "optim_pretrain") if get(config, "train.pretrain_steps")
+                else ("optim_g", "optim_d"))
     yield scaled_lrs(config, factor, "a smaller step", sections) + [
         Change(f"{s}.clip_norm", get(config, f"{s}.clip_norm") or 0.0, CLIP_NORM, "clip the gradients")
         for s in ("optim_g", "optim_d") if isinstance(get(config, f"{s}.lr"), (int, float))
@@ -175,8 +178,8 @@ def _collapse(config: dict[str, Any]) -> Iterator[list[Change]]:
 
 
 def _underfitting(config: dict[str, Any]) -> Iterator[list[Change]]:
-    changes = [Change(c.key, c.old, c.new, c.why, restart=True) for c in scaled_lrs(config, 5.0, "G learns faster",
-                                                                                      ("optim_g",))]
+    changes = [Change(c.key, c.old, c.new, c.why, restart=True)
+               for c in scaled_lrs(config, 5.0, "G learns faster", ("optim_g",))]
     n_critic = get(config, "train.n_critic")
     if isinstance(n_critic, int) and n_critic > 1:
         changes.append(Change("train.n_critic", n_critic, max(1, n_critic // 2), "fewer D steps per G step",

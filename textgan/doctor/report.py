@@ -52,7 +52,8 @@ def _figures(diagnosis: Diagnosis, game_panels: Sequence[MetricPanel], start: in
     import matplotlib.pyplot as plt
 
     marks = [(f.first_step, SEVERITY_COLOURS[f.severity], f.pitfall) for f in diagnosis.findings]
-    actions = [(int(r[schema.STEP]), str(r[schema.DOCTOR_ACTION])) for r in diagnosis.records if schema.DOCTOR_ACTION in r]
+    actions = [(int(r[schema.STEP]), str(r[schema.DOCTOR_ACTION])) for r in diagnosis.records
+               if schema.DOCTOR_ACTION in r]
     out = []
     for panel, series in panel_series(diagnosis.records, game_panels):
         fig, ax = plt.subplots(figsize=(8, 2.6))
@@ -84,7 +85,8 @@ def _summary_html(run_dir: Path) -> str:
     summary = _summary(run_dir)
     if not summary:
         return "<p>no summary.json (the run has not finished)</p>"
-    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_shown(v)}</td></tr>" for k, v in sorted(summary.items()))
+    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_shown(v)}</td></tr>"
+                   for k, v in sorted(summary.items()))
     return f"<table><tr><th>key</th><th>value</th></tr>{rows}</table>"
 
 
@@ -101,7 +103,9 @@ def _sweep_html(run_dir: Path) -> str:
             data = base64.b64encode((folder / "sweep.png").read_bytes()).decode("ascii")
             parts.append(f'<img alt="temperature sweep" src="data:image/png;base64,{data}">')
         if (folder / "sweep.txt").is_file():
-            parts.append(f"<pre>{html.escape((folder / 'sweep.txt').read_text(encoding='utf-8', errors='replace'))}</pre>")
+            parts.append(
+                f"<pre>{html.escape((folder / 'sweep.txt').read_text(encoding='utf-8', errors='replace'))}"
+                "</pre>")
     except OSError as exc:
         parts.append(f"<p>cannot read the sweep: {html.escape(exc.strerror or str(exc))}</p>")
     return "<h2>Temperature sweep</h2>" + "".join(parts) if parts else ""
@@ -127,8 +131,10 @@ def _findings_html(diagnosis: Diagnosis) -> str:
     if diagnosis.healthy:
         return '<p class="healthy">healthy: no pitfall found</p>'
     rows = "".join(
-        f'<tr class="{f.severity}"><td>{f.pitfall}</td><td>{f.severity}</td><td>{f.first_step}-{f.last_step}</td>'
-        f"<td>{html.escape(f.evidence)}<br><i>{html.escape(f.cause)}</i></td><td><code>{html.escape(f.remedy)}</code></td></tr>"
+        f'<tr class="{f.severity}"><td>{f.pitfall}</td><td>{f.severity}</td>'
+        f"<td>{f.first_step}-{f.last_step}</td>"
+        f"<td>{html.escape(f.evidence)}<br><i>{html.escape(f.cause)}</i></td>"
+        f"<td><code>{html.escape(f.remedy)}</code></td></tr>"
         for f in diagnosis.findings)
     return ("<table><tr><th>pitfall</th><th>severity</th><th>steps</th><th>evidence and likely cause</th>"
             f"<th>remedy</th></tr>{rows}</table>")
@@ -194,8 +200,9 @@ def _comparison_figures(diagnoses: dict[str, Diagnosis], panels_of: PanelsOf) ->
                 continue
             panel, series = panels[title]
             for j, (key, points) in enumerate(series.items()):
-                ax.plot(*zip(*points), color=f"C{i}", linestyle=styles[j % len(styles)], label=f"{label}: {key}",
-                        marker="o" if len(points) < MARKERS_BELOW else None, markersize=3)
+                ax.plot(*zip(*points), color=f"C{i}", linestyle=styles[j % len(styles)],
+                        label=f"{label}: {key}", marker="o" if len(points) < MARKERS_BELOW else None,
+                        markersize=3)
             if panel.log_y and all(v > 0 for pts in series.values() for _, v in pts):
                 ax.set_yscale("log")
         ax.set_title(title, fontsize=9)
@@ -217,7 +224,8 @@ def render_comparison(run_dirs: Sequence[str | Path], panels_of: PanelsOf = lamb
     keys = sorted({k for s in summaries.values() for k in s})
     head = "".join(f"<th>{html.escape(label)}</th>" for label in labels)
     rows = "".join(f"<tr><td>{html.escape(k)}</td>" + "".join(f"<td>{_shown(summaries[label][k])}</td>"
-                                                              if k in summaries[label] else "<td>-</td>" for label in labels)
+                                                              if k in summaries[label] else "<td>-</td>"
+                                                              for label in labels)
                    + "</tr>" for k in keys)
     verdicts = "".join(
         f"<li>{html.escape(label)}: " + ("healthy" if d.healthy else html.escape(
@@ -228,8 +236,8 @@ def render_comparison(run_dirs: Sequence[str | Path], panels_of: PanelsOf = lamb
     title = html.escape("textgan report: " + ", ".join(labels))
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style>'
             f"</head><body><h1>{title}</h1><h2>Summaries</h2><table><tr><th>key</th>{head}</tr>{rows}</table>"
-            f"<h2>Diagnoses</h2><ul>{verdicts}</ul><h2>Curves</h2><p>One unit per panel; a colour per run.</p>"
-            f"{figures}</body></html>\n")
+            f"<h2>Diagnoses</h2><ul>{verdicts}</ul><h2>Curves</h2><p>One unit per panel; a colour "
+            f"per run.</p>{figures}</body></html>\n")
 
 
 def write_report(run_dirs: Sequence[str | Path], out: str | Path | None = None,

@@ -87,7 +87,8 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     names = tuple(p.strip() for p in policy.split(",") if p.strip())
     for name in names:
         if name not in POLICIES:
-            raise UserError(f"unknown augmentation {name!r}; choose from {', '.join(POLICIES)} (comma-separated)")
+            raise UserError(f"unknown augmentation {name!r}; choose from {', '.join(POLICIES)} "
+                            "(comma-separated)")
     return names
 
 
@@ -116,7 +117,8 @@ class AdaptiveP:
     def update(self, d_real: Tensor) -> float:
         """Move p by sign(r_t − target)·n/images_to_one for a batch of n reals' logits; returns p."""
         rt = torch.sign(d_real.detach()).mean().item()
-        step = (1.0 if rt > self.target else -1.0 if rt < self.target else 0.0) * len(d_real) / self.images_to_one
+        step = ((1.0 if rt > self.target else -1.0 if rt < self.target else 0.0) * len(d_real)
+                / self.images_to_one)
         self.p = min(1.0, max(0.0, self.p + step))
         return self.p
 

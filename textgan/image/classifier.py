@@ -70,7 +70,8 @@ def accuracy(model: SmallCNN, images: Tensor, labels: Tensor, batch: int = 500) 
     return correct / max(1, len(images))
 
 
-def train_classifier(data: ImageData, steps: int, batch_size: int = 128, lr: float = 2e-3, seed: int = 0) -> tuple[SmallCNN, float]:
+def train_classifier(data: ImageData, steps: int, batch_size: int = 128,
+                     lr: float = 2e-3, seed: int = 0) -> tuple[SmallCNN, float]:
     """Train on 80 % of the labelled images with Adam and cross-entropy; return the model (in eval
     mode) and its accuracy on the held-out 20 %."""
     if data.labels is None:
@@ -113,7 +114,8 @@ def load_or_train(data: ImageData, steps: int, cache_dir: Path | None = None) ->
             model.eval()
             return model, float(saved["accuracy"])
         except (UserError, RuntimeError, KeyError, TypeError) as exc:
-            print(f"warning: ignoring unreadable classifier cache {path}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            print(f"warning: ignoring unreadable classifier cache {path}: {str(exc).splitlines()[0]}",
+                  file=sys.stderr)
     model, acc = train_classifier(data, steps)
     try:
         atomic_torch_save({"state_dict": model.state_dict(), "accuracy": acc, "key": key}, path)

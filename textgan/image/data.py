@@ -111,7 +111,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = int(np.prod(dims)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise UserError(f"{path}: header says {dims} ({expected} bytes of data) but the file holds {len(raw) - header}")
+        raise UserError(f"{path}: header says {dims} ({expected} bytes of data) but the file holds "
+                        f"{len(raw) - header}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
 
@@ -157,7 +158,8 @@ def load_numpy(path: Path, key: str) -> tuple[np.ndarray, np.ndarray | None]:
     else:
         images = loaded
     if images.dtype != np.uint8:
-        if not np.issubdtype(images.dtype, np.floating) or images.size and (images.min() < 0 or images.max() > 1):
+        if (not np.issubdtype(images.dtype, np.floating)
+                or images.size and (images.min() < 0 or images.max() > 1)):
             raise UserError(f"{path}: images must be uint8 (0..255) or floats in [0, 1], got {images.dtype}")
         images = np.round(images * 255).astype(np.uint8)
     if images.ndim == 4 and images.shape[1] in (1, 3) and images.shape[-1] not in (1, 3):
@@ -165,7 +167,8 @@ def load_numpy(path: Path, key: str) -> tuple[np.ndarray, np.ndarray | None]:
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
-        raise UserError(f"{path}: expected images shaped (n, h, w[, 1|3]) or (n, 1|3, h, w), got {images.shape}")
+        raise UserError(f"{path}: expected images shaped (n, h, w[, 1|3]) or (n, 1|3, h, w), got "
+                        f"{images.shape}")
     if labels is not None and labels.shape != (len(images),):
         raise UserError(f"{path}: {labels.shape} labels for {len(images)} images")
     return images, labels
@@ -198,7 +201,8 @@ def _folder_labels(folder: Path, files: list[Path]) -> tuple[list[str], list[int
     return classes, [index[p[0]] for p in parts]
 
 
-def load_folder(folder: Path, size: int, channels: int, limit: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+def load_folder(folder: Path, size: int,
+                channels: int, limit: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """Every readable image under `folder`; corrupt files are skipped and counted in one warning."""
     if not folder.is_dir():
         raise UserError(f"image folder not found: {folder}")
@@ -219,7 +223,8 @@ def load_folder(folder: Path, size: int, channels: int, limit: int = 0) -> tuple
         if labelled:
             labels.append(labelled[1][i])
     if bad:
-        print(f"warning: skipped {len(bad)} unreadable image file(s) under {folder} (first: {bad[0]})", file=sys.stderr)
+        print(f"warning: skipped {len(bad)} unreadable image file(s) under {folder} (first: {bad[0]})",
+              file=sys.stderr)
     if not kept:
         raise UserError(f"none of the {len(files)} image files under {folder} could be read")
     return np.stack(kept), (np.asarray(labels, dtype=np.int64) if labelled else None)
@@ -235,8 +240,10 @@ def _hf_rows(name_or_path: str, split: str) -> Any:
             return load_saved_dataset(path, split)
         return datasets.load_dataset(name_or_path, split=split)
     except (OSError, ValueError, KeyError, ConnectionError) as exc:
-        hint = "" if path.exists() else "; offline, use a local copy: --set data.source=folder --set data.path=DIR"
-        raise UserError(f"cannot load dataset {name_or_path!r} (split {split!r}): {str(exc).splitlines()[0]}{hint}") from None
+        hint = ("" if path.exists()
+                else "; offline, use a local copy: --set data.source=folder --set data.path=DIR")
+        raise UserError(f"cannot load dataset {name_or_path!r} (split {split!r}): "
+                        f"{str(exc).splitlines()[0]}{hint}") from None
 
 
 def _as_pil(value: Any, where: str) -> Image.Image:
@@ -252,12 +259,15 @@ def load_hf(name_or_path: str, split: str, column: str, label_column: str, size:
     """Images (and labels, when `label_column` exists) from a `datasets` corpus."""
     ds = _hf_rows(name_or_path, split)
     if column not in ds.column_names:
-        raise UserError(f"dataset {name_or_path!r} has no column {column!r}; columns: {', '.join(ds.column_names)}")
+        raise UserError(f"dataset {name_or_path!r} has no column {column!r}; columns: "
+                        f"{', '.join(ds.column_names)}")
     if limit:
         ds = ds.select(range(min(limit, len(ds))))
     where = f"dataset {name_or_path!r} column {column!r}"
-    images = _stack((prepare_image(_as_pil(v, where), size, channels) for v in _column(ds, column)), size, channels)
-    labels = np.asarray(ds[label_column], dtype=np.int64) if label_column and label_column in ds.column_names else None
+    images = _stack((prepare_image(_as_pil(v, where), size, channels) for v in _column(ds, column)),
+                    size, channels)
+    labels = (np.asarray(ds[label_column], dtype=np.int64)
+              if label_column and label_column in ds.column_names else None)
     return images, labels
 
 
@@ -267,8 +277,9 @@ def _column(ds: Any, column: str) -> Iterator[Any]:
 
 
 # ---------------------------------------------------------------------------- entry point
-def load_images(source: str, path: str, *, size: int, channels: int, split: str = "train", column: str = "image",
-                label_column: str = "label", numpy_key: str = "", limit: int = 0) -> ImageData:
+def load_images(source: str, path: str, *, size: int, channels: int, split: str = "train",
+                column: str = "image", label_column: str = "label",
+                numpy_key: str = "", limit: int = 0) -> ImageData:
     """Load a data set from `source` (`idx`, `folder`, `numpy` or `hf`) as `ImageData`."""
     where = resolve_path(path) if source != "hf" else path
     if source == "folder":

@@ -49,7 +49,8 @@ TORCHSCRIPT_FILE = "default_1.pt"
 
 def weights_dir() -> Path:
     """Where textgan looks for weights files: `$TEXTGAN_WEIGHTS`, else `weights/` in textgan's cache."""
-    return Path(os.environ["TEXTGAN_WEIGHTS"]) if os.environ.get("TEXTGAN_WEIGHTS") else cache_root() / "weights"
+    return (Path(os.environ["TEXTGAN_WEIGHTS"]) if os.environ.get("TEXTGAN_WEIGHTS")
+            else cache_root() / "weights")
 
 
 @runtime_checkable
@@ -139,8 +140,8 @@ def torchscript_extractor(path: str | Path | None = None, device: str | torch.de
             module = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError, zipfile.BadZipFile) as exc:
         raise UserError(f"{path} is not a TorchScript file: {exc}") from None
-    return ModuleExtractor(f"torchscript:{sha256_file(path)[:16]}", module, _tf_inception_input, False, device,
-                            batch_size)
+    return ModuleExtractor(f"torchscript:{sha256_file(path)[:16]}", module, _tf_inception_input, False,
+                           device, batch_size)
 
 
 def module_extractor(module: nn.Module, name: str, device: str | torch.device = "cpu",

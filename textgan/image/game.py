@@ -40,7 +40,8 @@ METRIC_PANELS = (
     MetricPanel("FID, Inception features (lower is better)", ("fid",)),
     MetricPanel("domain FID, the digit classifier's features (lower is better)", ("domain_fid",)),
     MetricPanel("KID, Inception features (lower is better)", ("kid",)),
-    MetricPanel("Inception score, Inception and digit classifier (higher is better)", ("is_mean", "domain_is_mean")),
+    MetricPanel("Inception score, Inception and digit classifier (higher is better)",
+                ("is_mean", "domain_is_mean")),
     MetricPanel("ADA augmentation probability p (0-1)", ("aug_p",)),
 )
 
@@ -63,9 +64,11 @@ def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
     if get(config, "model.ada"):
         target = get(config, "model.ada_target")
         new = round(max(ADA_TARGET_MIN, target - ADA_TARGET_STEP), 6)
-        return [Change("model.ada_target", target, new, "ADA aims at a lower r_t: more augmentation")] * (new < target)
+        return [Change("model.ada_target", target, new,
+                       "ADA aims at a lower r_t: more augmentation")] * (new < target)
     p = get(config, "model.augment_p")
-    return [Change("model.augment_p", p, min(1.0, round(p + AUGMENT_STEP, 6)), "more augmentation")] * (p < 1.0)
+    return [Change("model.augment_p", p, min(1.0, round(p + AUGMENT_STEP, 6)),
+                   "more augmentation")] * (p < 1.0)
 
 
 @dataclass
@@ -117,7 +120,8 @@ class DataConfig:
         if not self.path:
             raise UserError("data.path is empty: give an image folder, IDX/numpy file or `datasets` name")
         if self.n_eval < 10:
-            raise UserError(f"data.n_eval must be >= 10 (the Inception Score uses 10 splits), got {self.n_eval}")
+            raise UserError("data.n_eval must be >= 10 (the Inception Score uses 10 splits), got "
+                            f"{self.n_eval}")
 
 
 @dataclass
@@ -172,8 +176,8 @@ class ImageGame(LatentGame):
         self.data = load_data(data_cfg)
         n = len(self.data.images)
         if n < data_cfg.n_heldout + recipe.train.batch_size:
-            raise UserError(f"{self.data.description}: too few images for data.n_heldout {data_cfg.n_heldout} "
-                            f"plus one batch of {recipe.train.batch_size}")
+            raise UserError(f"{self.data.description}: too few images for data.n_heldout "
+                            f"{data_cfg.n_heldout} plus one batch of {recipe.train.batch_size}")
         order = torch.randperm(n, generator=torch.Generator().manual_seed(recipe.seed))
         held, train = order[: data_cfg.n_heldout], order[data_cfg.n_heldout :]
         images = self.data.images.to(device)
@@ -183,7 +187,8 @@ class ImageGame(LatentGame):
         self._eval_reals = self.data.images[fixed[: data_cfg.n_eval]]
         self.batches = ShuffledBatches(images[train], recipe.train.batch_size, recipe.seed)
         self.generator, self.discriminator = build_models(
-            model.arch, model.z_dim, data_cfg.image_size, data_cfg.channels, model.g_channels, model.d_channels)
+            model.arch, model.z_dim, data_cfg.image_size, data_cfg.channels,
+            model.g_channels, model.d_channels)
         if device.type == "cuda":  # cuDNN's faster NHWC convolutions (weights kept NHWC by .to(device))
             self.generator.to(memory_format=torch.channels_last)
             self.discriminator.to(memory_format=torch.channels_last)
@@ -234,8 +239,8 @@ class ImageGame(LatentGame):
 
         model, acc = load_or_train(self.data, self.cfg.classifier_steps, self._cache_dir)
         self.classifier_accuracy = acc
-        print(f"domain classifier: {100 * acc:.2f} % accuracy on its held-out 20 % of {self.data.description}",
-              file=sys.stderr)
+        print(f"domain classifier: {100 * acc:.2f} % accuracy on its held-out 20 % of "
+              f"{self.data.description}", file=sys.stderr)
         return module_extractor(model, f"textgan-smallcnn-v{VERSION}")
 
     def _inception_extractor(self, device: torch.device) -> Any:
@@ -243,7 +248,8 @@ class ImageGame(LatentGame):
             return None
         from textgan.image.features import default_extractor
 
-        return default_extractor(self.cfg.inception_weights or None, self.cfg.inception_torchscript or None, device)
+        return default_extractor(self.cfg.inception_weights or None,
+                                 self.cfg.inception_torchscript or None, device)
 
     @property
     def _cache_dir(self) -> Path:
@@ -271,7 +277,8 @@ class ImageGame(LatentGame):
         weights given)."""
         if self.inception is not None:
             return None
-        return {"domain_fid", "domain_is_mean", "domain_is_std", "is_mean", "is_std"} if self.domain else set()
+        return ({"domain_fid", "domain_is_mean", "domain_is_std", "is_mean", "is_std"} if self.domain
+                else set())
 
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         from textgan.metrics.fid import fid_from_features, kid_from_features
@@ -289,19 +296,22 @@ class ImageGame(LatentGame):
             pool, logits = self.inception.features(fakes)
             real = self._reals(self.inception).pool
             metrics["fid"] = fid_from_features(real, pool)
-            kid, kid_std, note = kid_from_features(real, pool, self.cfg.kid_subsets, self.cfg.kid_subset_size, seed=0)
+            kid, kid_std, note = kid_from_features(real, pool, self.cfg.kid_subsets,
+                                                   self.cfg.kid_subset_size, seed=0)
             metrics["kid"], metrics["kid_std"] = kid, kid_std
             if note and not self._kid_noted:
                 print(f"note: {note}", file=sys.stderr)
                 self._kid_noted = True
             if logits is not None:
                 metrics["is_mean"], metrics["is_std"] = inception_score(logits, 10)
-        save_grid(generator(self.fixed_z), out_dir / f"step_{step:07d}.png", f"step {step}{_caption(metrics)}")
+        save_grid(generator(self.fixed_z), out_dir / f"step_{step:07d}.png",
+                  f"step {step}{_caption(metrics)}")
         return metrics
 
     # ------------------------------------------------------------------ resume
     def signature(self) -> dict[str, Any]:
-        return {"data": self.data.description, "image_size": self.cfg.image_size, "channels": self.cfg.channels}
+        return {"data": self.data.description, "image_size": self.cfg.image_size,
+                "channels": self.cfg.channels}
 
     def set_model_option(self, name: str, value: Any) -> None:
         if name == "augment_p":

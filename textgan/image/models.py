@@ -39,7 +39,8 @@ class DCGANGenerator(nn.Module):
             nn.ConvTranspose2d(z_dim, width, base, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)
         ]
         for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(width // 2), nn.ReLU(True)]
             width //= 2
         layers += [nn.ConvTranspose2d(width, out_channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -58,7 +59,8 @@ class DCGANDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(in_channels, channels, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         width = channels
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
+                       nn.LeakyReLU(0.2, True)]
             width *= 2
         layers.append(nn.Conv2d(width, 1, base, 1, 0))
         self.net = nn.Sequential(*layers)
@@ -116,7 +118,8 @@ class SNGANGenerator(nn.Module):
         self.channels = channels
         self.linear = nn.Linear(z_dim, 4 * 4 * channels)
         self.blocks = nn.Sequential(*(_GBlock(channels, channels) for _ in range(3)))
-        self.out = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, out_channels, 3, 1, 1), nn.Tanh())
+        self.out = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(),
+                                 nn.Conv2d(channels, out_channels, 3, 1, 1), nn.Tanh())
 
     def forward(self, z: Tensor) -> Tensor:
         return self.out(self.blocks(self.linear(z).view(-1, self.channels, 4, 4)))
@@ -145,7 +148,8 @@ class SNGANDiscriminator(nn.Module):
 ARCHITECTURES = {"dcgan": (DCGANGenerator, DCGANDiscriminator), "sngan": (SNGANGenerator, SNGANDiscriminator)}
 
 
-def build_models(arch: str, z_dim: int, size: int, channels: int, g_channels: int, d_channels: int) -> tuple[nn.Module, nn.Module]:
+def build_models(arch: str, z_dim: int, size: int, channels: int,
+                 g_channels: int, d_channels: int) -> tuple[nn.Module, nn.Module]:
     """The (generator, discriminator) pair of architecture `arch` for `channels`×`size`×`size` images."""
     gen_cls, disc_cls = ARCHITECTURES[arch]
     return gen_cls(z_dim, size, channels, g_channels), disc_cls(size, channels, d_channels)

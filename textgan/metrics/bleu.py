@@ -84,7 +84,8 @@ def _partition(corpus: _Corpus, parts: int) -> list[np.ndarray]:
 
 
 def _ngram_runs(
-    corpus: _Corpus, starts: np.ndarray, max_order: int, can_match: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    corpus: _Corpus, starts: np.ndarray, max_order: int,
+    can_match: Callable[[np.ndarray, np.ndarray], np.ndarray]
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """For k = 1..max_order, (n-gram id, sentence, count) of every distinct k-gram starting at ``starts``.
 
@@ -127,7 +128,8 @@ def _clip_against_references(corpus: _Corpus, starts: np.ndarray, orders: int, n
     def in_both(gram: np.ndarray, sent: np.ndarray) -> np.ndarray:
         n_ids = int(gram[-1]) + 1
         is_ref = sent >= n_hyp
-        return (np.bincount(gram[is_ref], minlength=n_ids) > 0) & (np.bincount(gram[~is_ref], minlength=n_ids) > 0)
+        return ((np.bincount(gram[is_ref], minlength=n_ids) > 0)
+                & (np.bincount(gram[~is_ref], minlength=n_ids) > 0))
 
     clipped = np.zeros((n_hyp, orders), dtype=np.int64)
     for k, (gram, sent, count) in enumerate(_ngram_runs(corpus, starts, orders, in_both)):
@@ -165,7 +167,8 @@ def _clip_leave_one_out(corpus: _Corpus, starts: np.ndarray, orders: int) -> np.
     return clipped
 
 
-def _count_in_parallel(corpus: _Corpus, count: Callable[[np.ndarray], np.ndarray], workers: int) -> np.ndarray:
+def _count_in_parallel(corpus: _Corpus, count: Callable[[np.ndarray], np.ndarray],
+                       workers: int) -> np.ndarray:
     """Sum of ``count`` over the first-token groups, on ``workers`` threads (numpy releases the GIL).
 
     The partial counts are integers, so the sum is the same whatever the number of workers.
@@ -259,8 +262,8 @@ def _scores(m: _Matches, n: int, method: int) -> np.ndarray:
         if n < 3:
             raise ValueError("smoothing method6 needs n >= 3 (nltk indexes the trigram precision)")
         if np.any(scored & (m.clipped[:, 2] == 0)):
-            raise ValueError("smoothing method6 needs a trigram match in every hypothesis with a unigram match"
-                             " (nltk raises AssertionError)")
+            raise ValueError("smoothing method6 needs a trigram match in every hypothesis with a "
+                             "unigram match (nltk raises AssertionError)")
     if method == 0 and np.any(scored[:, None] & (m.clipped[:, 1:n] == 0)):
         warnings.warn("some hypotheses have 0 n-gram matches of an order; with method0 their BLEU is ~0 "
                       "(nltk: use a smoothing function)", stacklevel=3)

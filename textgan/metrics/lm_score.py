@@ -107,5 +107,6 @@ def lm_score(samples: Tensor, real_train: Tensor, vocab_size: int, pad_id: int |
 
 def reverse_lm_score(samples: Tensor, real_test: Tensor, vocab_size: int, pad_id: int | None) -> float:
     """Diversity and coverage: the real test rows' per-token NLL under an LM trained on the samples."""
-    return mean_nll(train_language_model(samples, vocab_size, pad_id, desc="reverse LM score: an LM of the samples"),
+    return mean_nll(train_language_model(samples, vocab_size, pad_id,
+                                         desc="reverse LM score: an LM of the samples"),
                     real_test, pad_id)

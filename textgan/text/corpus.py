@@ -122,7 +122,8 @@ def load_hf_corpus(name_or_path: str, split: str = "train", column: str = "text"
 
     def check_column(columns: Iterable[str] | None) -> None:
         if columns is not None and column not in columns:
-            raise UserError(f"dataset {name_or_path!r} has no column {column!r}; columns: {', '.join(columns)}")
+            raise UserError(f"dataset {name_or_path!r} has no column {column!r}; columns: "
+                            f"{', '.join(columns)}")
 
     check_column(ds.column_names)  # None for some streamed data sets: checked on the first batch then
 
@@ -224,7 +225,8 @@ def _encode_blocks(lines: Iterable[str], tokenizer: Tokenizer, vocab: Vocabulary
             block = np.full((chunk, max_len + 1), PAD, dtype=np.int64)
             filled = 0
     if stats.sentences == 0:
-        raise UserError(f"{name}: no sentence to encode ({stats.dropped} dropped as longer than max_len={max_len})")
+        raise UserError(f"{name}: no sentence to encode ({stats.dropped} dropped as longer than "
+                        f"max_len={max_len})")
     if filled:
         yield block[:filled]
 

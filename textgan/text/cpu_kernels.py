@@ -67,7 +67,8 @@ def _kernels_for(matrix: Tensor, *others: Tensor | None) -> ctypes.CDLL | None:
     (None: absent), all float32 on the CPU."""
     lib = _library()
     tensors = [matrix, *(t for t in others if t is not None)]
-    if lib is None or matrix.dim() != 2 or any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+    if lib is None or matrix.dim() != 2 or any(t.device.type != "cpu" or t.dtype != torch.float32
+                                               for t in tensors):
         return None
     return lib
 
@@ -99,19 +100,21 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 grad_logits.sum(0) if ctx.has_bias and wants[2] else None, None)
 
 
-def _run(lib: ctypes.CDLL, logits: Tensor, u: Tensor, bias: Tensor | None = None, scale: float = 1.0) -> Tensor:
+def _run(lib: ctypes.CDLL, logits: Tensor, u: Tensor,
+         bias: Tensor | None = None, scale: float = 1.0) -> Tensor:
     logits, u = logits.detach().contiguous(), u.detach().contiguous()
     rows, vocab = logits.shape
     bias = logits.new_zeros(vocab) if bias is None else bias.detach().contiguous()
     out = torch.empty(rows, u.shape[1], dtype=torch.long)
-    lib.textgan_draw(logits.data_ptr(), bias.data_ptr(), scale, rows, vocab, u.data_ptr(), u.shape[1], out.data_ptr(),
-                     torch.get_num_threads())
+    lib.textgan_draw(logits.data_ptr(), bias.data_ptr(), scale, rows, vocab, u.data_ptr(), u.shape[1],
+                     out.data_ptr(), torch.get_num_threads())
     return out
 
 
 def _cpu_flags() -> str:
     try:
-        return next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+        return next((line for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("flags")), "")
     except OSError:
         return platform.processor()
 
@@ -119,7 +122,8 @@ def _cpu_flags() -> str:
 def _build(compiler: str) -> Path:
     """The shared library for this source, flags, compiler and CPU, compiled unless cached. The file
     appears atomically, so processes starting together (torchrun ranks) never load half of one."""
-    key = hashlib.sha256("\0".join([SOURCE.read_text(), *FLAGS, compiler, _cpu_flags()]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\0".join([SOURCE.read_text(), *FLAGS,
+                                    compiler, _cpu_flags()]).encode()).hexdigest()[:16]
     target = cache_root() / f"cpu_kernels-{key}.so"
     if target.exists():
         return target
@@ -127,7 +131,8 @@ def _build(compiler: str) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".so.tmp")
     os.close(fd)
     try:
-        subprocess.run([compiler, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], check=True, capture_output=True, timeout=120)
+        subprocess.run([compiler, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], check=True,
+                       capture_output=True, timeout=120)
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -146,10 +151,12 @@ def _agrees_with_torch(lib: ctypes.CDLL) -> bool:
     expected = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)
     drawn = _run(lib, logits, u, bias, 3.0)
     draws_agree = bool(torch.isfinite(logits.gather(1, drawn)).all()) and int((drawn != expected).sum()) <= 2
-    probs, targets, losses = torch.randn(64, 300, generator=gen), torch.randint(300, (64,), generator=gen), torch.empty(64)
+    probs, targets, losses = (torch.randn(64, 300, generator=gen), torch.randint(300, (64,), generator=gen),
+                              torch.empty(64))
     expected_losses = F.cross_entropy(probs + bias, targets, reduction="none")
     expected_probs = torch.softmax(probs + bias, -1)
-    lib.textgan_softmax_xent(probs.data_ptr(), bias.data_ptr(), targets.data_ptr(), 64, 300, losses.data_ptr(), 1)
+    lib.textgan_softmax_xent(probs.data_ptr(), bias.data_ptr(), targets.data_ptr(), 64, 300,
+                             losses.data_ptr(), 1)
     return (draws_agree and torch.allclose(losses, expected_losses, rtol=1e-5, atol=1e-5)
             and torch.allclose(probs, expected_probs, rtol=1e-5, atol=1e-7))
 
@@ -168,12 +175,14 @@ def _library() -> ctypes.CDLL | None:
         path = _build(compiler)
         lib = ctypes.CDLL(str(path))
     except (OSError, subprocess.SubprocessError) as exc:
-        detail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] if getattr(exc, "stderr", None) else [str(exc)]
+        detail = (exc.stderr.decode(errors="replace").strip().splitlines()[-1:]
+                  if getattr(exc, "stderr", None) else [str(exc)])
         _status = f"torch's ops (the kernels did not build or load: {' '.join(detail)})"
         return None
     lib.textgan_draw.restype = None
-    lib.textgan_draw.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_int64, ctypes.c_int64,
-                                 ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]
+    lib.textgan_draw.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_float, ctypes.c_int64,
+                                 ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                                 ctypes.c_void_p, ctypes.c_int]
     lib.textgan_softmax_xent.restype = None
     lib.textgan_softmax_xent.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                          ctypes.c_int64, ctypes.c_void_p, ctypes.c_int]

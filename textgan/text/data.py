@@ -62,9 +62,10 @@ class DataConfig:
     tokens kept (0: all); for `bpe`/`wordpiece` the size the tokenizer learns, counting the special
     tokens and, for `bpe`, its 256 byte symbols (so 300 leaves 40 merges; take a few thousand).
     Sentences longer than `max_len` tokens are cut (`length_policy: truncate`), left out (`drop`)
-    or refused (`error`); a warning says so when more than a tenth are cut or left out. Evaluation: NLL_oracle on `n_eval`
-    samples, NLL_gen on up to `n_eval_test` test rows (0: all; padding excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples
-    against the test set and their leave-one-out Self-BLEU-2..5 (0: off).
+    or refused (`error`); a warning says so when more than a tenth are cut or left out. Evaluation:
+    NLL_oracle on `n_eval` samples, NLL_gen on up to `n_eval_test` test rows (0: all; padding
+    excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples against the test set and
+    their leave-one-out Self-BLEU-2..5 (0: off).
     """
 
     source: str = "oracle"
@@ -98,8 +99,8 @@ class DataConfig:
         check_choice(self.tokenizer, TOKENIZER_KINDS, "data.tokenizer")
         check_choice(self.length_policy, LENGTH_POLICIES, "data.length_policy")
         if self.tokenizer == "pretrained" and not self.tokenizer_path:
-            raise UserError("data.tokenizer is pretrained but data.tokenizer_path is empty: give the local model "
-                            "directory that holds tokenizer.json")
+            raise UserError("data.tokenizer is pretrained but data.tokenizer_path is empty: give the "
+                            "local model directory that holds tokenizer.json")
         for key in ("oracle_vocab", "seq_len", "n_train", "n_heldout", "max_len", "n_eval", "min_freq"):
             check_positive(getattr(self, key), f"data.{key}")
         for key in ("vocab_size", "n_eval_test", "bleu_samples"):
@@ -108,16 +109,20 @@ class DataConfig:
             raise UserError("Self-BLEU scores each of the data.bleu_samples samples against the others: set "
                             "data.bleu_samples and data.n_eval to at least 2, or bleu_samples to 0 (no BLEU)")
         if self.source == "oracle" and not self.oracle:
-            raise UserError("data.oracle is empty: give a data set name (seqgan-oracle), an .npz path, or random")
+            raise UserError("data.oracle is empty: give a data set name (seqgan-oracle), an .npz "
+                            "path, or random")
         if self.source == "files":
             if self.corpus and (_as_list(self.train_files) or _as_list(self.test_files)):
-                raise UserError("data.corpus names both train and test files: give it or data.train_files, not both")
+                raise UserError("data.corpus names both train and test files: give it or "
+                                "data.train_files, not both")
             if self.corpus and "train" not in {f.role for f in dataset(self.corpus).files}:
-                raise UserError(f"data set {self.corpus} is not a corpus with a training file (see `textgan data list`)")
+                raise UserError(f"data set {self.corpus} is not a corpus with a training file "
+                                "(see `textgan data list`)")
             if not self.corpus and not _as_list(self.train_files):
                 raise UserError("data.source is files but neither data.corpus nor data.train_files is given")
         if self.source == "hf" and not self.dataset:
-            raise UserError("data.source is hf but data.dataset is empty: give a `datasets` name or local path")
+            raise UserError("data.source is hf but data.dataset is empty: give a `datasets` name "
+                            "or local path")
 
 
 def _as_list(value: list[str] | str) -> list[str]:
@@ -167,7 +172,8 @@ class TextData:
             digest = hashlib.sha256(self.oracle.embedding.numpy().tobytes()).hexdigest()[:16]
             return {"oracle": digest, "vocab_size": self.vocab_size, "seq_len": self.seq_len}
         assert self.vocab is not None
-        return {"vocabulary": self.vocab.fingerprint(), "vocab_size": self.vocab_size, "seq_len": self.seq_len}
+        return {"vocabulary": self.vocab.fingerprint(), "vocab_size": self.vocab_size,
+                "seq_len": self.seq_len}
 
     def save(self, run_dir: Path) -> None:
         """Write the vocabulary and tokeniser into the run folder (text sources only)."""
@@ -199,13 +205,15 @@ def load_text_data(cfg: DataConfig) -> TextData:
     lines: Iterable[str] | None = train_corpus if cfg.tokenizer in ("bpe", "wordpiece") else None
     tokenizer = build_tokenizer(cfg.tokenizer, lines, cfg.lowercase, cfg.vocab_size or 8000,
                                 Path(cfg.tokenizer_path).expanduser() if cfg.tokenizer_path else "")
-    vocab = Vocabulary.build((tokenizer.tokenize(s) for s in train_corpus), cfg.vocab_size or None, cfg.min_freq)
+    vocab = Vocabulary.build((tokenizer.tokenize(s) for s in train_corpus),
+                             cfg.vocab_size or None, cfg.min_freq)
     train, train_stats = encode_corpus(train_corpus, tokenizer, vocab, cfg.max_len, cfg.length_policy)
     _warn_if_cut(cfg, train_stats)
     if test_corpus is None:
         if len(train) <= cfg.n_heldout:
             raise UserError(f"{train_corpus.name}: {len(train)} sentences, too few to hold out "
-                            f"data.n_heldout={cfg.n_heldout} for testing; give data.test_files or lower n_heldout")
+                            f"data.n_heldout={cfg.n_heldout} for testing; give data.test_files or "
+                            "lower n_heldout")
         train, test = train[: -cfg.n_heldout], train[-cfg.n_heldout :]
         test_report = f"test: the last {cfg.n_heldout} training sentences"
     else:
@@ -228,8 +236,8 @@ def _warn_if_cut(cfg: DataConfig, stats: EncodeStats) -> None:
         why = (f"; a bpe vocab_size counts its 256 byte symbols and the special tokens, so {cfg.vocab_size} "
                f"leaves {max(0, cfg.vocab_size - 256 - len(SPECIALS))} merges: raise it (a few thousand)")
     print(f"warning: {cut} of {seen} training sentences are longer than data.max_len={cfg.max_len} tokens "
-          f"(longest {stats.longest}) and were {'truncated' if cfg.length_policy == 'truncate' else 'dropped'}"
-          f"{why}", file=sys.stderr)
+          f"(longest {stats.longest}) and were "
+          f"{'truncated' if cfg.length_policy == 'truncate' else 'dropped'}{why}", file=sys.stderr)
 
 
 def _corpora(cfg: DataConfig) -> tuple[Corpus, Corpus | None]:
@@ -262,9 +270,11 @@ def _oracle_data(cfg: DataConfig) -> TextData:
         oracle = Oracle.from_npz(oracle_path(cfg.oracle), cfg.seq_len)
     train = make_oracle_dataset(oracle, cfg.n_train, cfg.seq_len, seed=cfg.seed)
     test = oracle.sample(cfg.n_heldout, cfg.seq_len, generator=torch.Generator().manual_seed(cfg.seed + 1))
-    report = (f"data: oracle {'random N(0,1)' if cfg.oracle == 'random' else cfg.oracle} (vocabulary {oracle.vocab_size}), "
-              f"{cfg.n_train} training and {cfg.n_heldout} test samples of length {cfg.seq_len}")
-    return TextData(train, test, oracle.vocab_size, Oracle.start_token, None, None, oracle=oracle, report=report)
+    report = (f"data: oracle {'random N(0,1)' if cfg.oracle == 'random' else cfg.oracle} "
+              f"(vocabulary {oracle.vocab_size}), {cfg.n_train} training and {cfg.n_heldout} test samples "
+              f"of length {cfg.seq_len}")
+    return TextData(train, test, oracle.vocab_size, Oracle.start_token, None, None,
+                    oracle=oracle, report=report)
 
 
 def load_run_vocabulary(run_dir: Path) -> tuple[Vocabulary, Tokenizer]:

@@ -31,7 +31,8 @@ def _windows(e: Tensor, width: int) -> Tensor:
     return e.unfold(1, width, 1).flatten(2)
 
 
-def _filters(filter_sizes: tuple[int, ...], num_filters: tuple[int, ...], seq_len: int) -> list[tuple[int, int]]:
+def _filters(filter_sizes: tuple[int, ...],
+             num_filters: tuple[int, ...], seq_len: int) -> list[tuple[int, int]]:
     """(width, maps) pairs, skipping filters wider than the sequence."""
     if len(filter_sizes) != len(num_filters):
         raise UserError("filter_sizes and num_filters must have the same length")
@@ -129,7 +130,8 @@ class SeqGANDiscriminator(nn.Module):
         vocab = self.embedding.num_embeddings
         with _eval_mode(self):
             # row k * V + v of a filter's table: offset k's response to token v
-            tables = [(self.embedding.weight @ conv.weight.permute(2, 1, 0)).flatten(0, 1) for conv in self.convs]
+            tables = [(self.embedding.weight @ conv.weight.permute(2, 1, 0)).flatten(0, 1)
+                      for conv in self.convs]
             biases = [conv.bias.clone() for conv in self.convs]
 
         @torch.no_grad()
@@ -159,8 +161,9 @@ class RelGANDiscriminator(nn.Module):
     """
 
     def __init__(self, vocab_size: int, seq_len: int, emb_dim: int = 64, num_rep: int = 64,
-                 filter_sizes: tuple[int, ...] = (2, 3, 4, 5), num_filters: tuple[int, ...] = (300, 300, 300, 300),
-                 dropout: float = 0.25, shared_highway: bool = False) -> None:
+                 filter_sizes: tuple[int, ...] = (2, 3, 4, 5),
+                 num_filters: tuple[int, ...] = (300, 300, 300, 300), dropout: float = 0.25,
+                 shared_highway: bool = False) -> None:
         super().__init__()
         if emb_dim % num_rep:
             raise UserError(f"emb_dim {emb_dim} is not a multiple of num_rep {num_rep}")
@@ -177,7 +180,8 @@ class RelGANDiscriminator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         e = _embed_eagerly(self.embedding, x)  # (B, T, E)
         # each weight read once: a spectral-norm parametrization runs per read
-        pooled = _max_over_time(e, [(conv.weight, conv.bias) for conv in self.convs]).relu()  # (B, num_rep, F)
+        # (B, num_rep, F)
+        pooled = _max_over_time(e, [(conv.weight, conv.bias) for conv in self.convs]).relu()
         h = pooled.flatten(0, 1)  # (B * num_rep, F), sample-major
         return self.out(self.fc(self.dropout(self.highway(h)))).squeeze(-1)
 
@@ -206,7 +210,8 @@ def _max_over_time(e: Tensor, banks: list[tuple[Tensor, Tensor]]) -> Tensor:
     """
     wants_grad = e.requires_grad or any(w.requires_grad or b.requires_grad for w, b in banks)
     if not (torch.is_grad_enabled() and wants_grad):
-        return torch.cat([(_pooled(e, w, offsets=False) + b[:, None]).transpose(1, 2) for w, b in banks], dim=-1)
+        return torch.cat([(_pooled(e, w, offsets=False) + b[:, None]).transpose(1, 2) for w, b in banks],
+                         dim=-1)
     best = [_pooled(e.detach(), w.detach(), offsets=True) for w, _ in banks]
     return _winning_responses(e, banks, best)
 
@@ -241,7 +246,8 @@ def _pooled(e: Tensor, weight: Tensor, offsets: bool) -> Tensor:
 
 @torch.compiler.disable  # inductor (torch 2.13, CPU) segfaults in the backward of its gather (checked)
 def _winning_responses(e: Tensor, banks: list[tuple[Tensor, Tensor]], best: list[Tensor]) -> Tensor:
-    """Each bank's responses at the offsets `best` (B, maps, num_rep), differentiable: (B, num_rep, total maps)."""
+    """Each bank's responses at the offsets `best` (B, maps, num_rep), differentiable:
+    (B, num_rep, total maps)."""
     b, t, emb_dim = e.shape
     pooled = []
     for (weight, bias), offsets in zip(banks, best):
@@ -250,6 +256,7 @@ def _winning_responses(e: Tensor, banks: list[tuple[Tensor, Tensor]], best: list
         windows = e.unfold(1, width, 1).view(b, t - width + 1, emb_dim // rep_dim, rep_dim, width)
         windows = windows.permute(0, 2, 1, 4, 3).flatten(3)  # (B, num_rep, L, width * rep_dim)
         k = windows.shape[-1]
-        chosen = windows.gather(2, offsets.transpose(1, 2)[..., None].expand(-1, -1, -1, k))  # (B, num_rep, maps, k)
+        # (B, num_rep, maps, k)
+        chosen = windows.gather(2, offsets.transpose(1, 2)[..., None].expand(-1, -1, -1, k))
         pooled.append((chosen * weight.view(maps, k)).sum(-1) + bias)
     return torch.cat(pooled, dim=-1)

@@ -52,7 +52,8 @@ SAMPLE_CHUNK = 1000  # rows per sampling pass in evaluation: bounds the (rows, v
 SAMPLES_WRITTEN = 1000  # sentences written to samples/step_XXXXXXX.txt per evaluation
 METRIC_PANELS = (
     MetricPanel("NLL_oracle and NLL_gen, nats per token (lower is better)", ("nll_oracle", "nll_gen")),
-    MetricPanel("BLEU-n against the test set (0-1, higher is better)", ("bleu_2", "bleu_3", "bleu_4", "bleu_5")),
+    MetricPanel("BLEU-n against the test set (0-1, higher is better)",
+                ("bleu_2", "bleu_3", "bleu_4", "bleu_5")),
     MetricPanel("Self-BLEU-n of the samples (0-1, lower = more diverse)",
                 ("self_bleu_2", "self_bleu_3", "self_bleu_4", "self_bleu_5")),
     MetricPanel("distinct-n of the samples (0-1, higher = more diverse)",
@@ -61,7 +62,8 @@ METRIC_PANELS = (
     MetricPanel("policy-gradient reward, batch mean", ("reward_mean",)),
 )
 METRIC_ROLES = MetricRoles(quality=(("nll_oracle", "min"), ("bleu_4", "max"), ("bleu_2", "max")),
-                           diversity=GROUPS["distinct"], similarity=GROUPS["self_bleu"], continuous_inputs=False)
+                           diversity=GROUPS["distinct"], similarity=GROUPS["self_bleu"],
+                           continuous_inputs=False)
 
 
 def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
@@ -72,7 +74,8 @@ def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
         return []
     if get(config, "model.signal") == "gumbel":
         beta = get(config, "model.beta_max") or 1.0
-        return [Change("model.beta_max", beta, max(100.0, 10.0 * beta), "a larger beta_max: more diverse samples")]
+        return [Change("model.beta_max", beta, max(100.0, 10.0 * beta),
+                       "a larger beta_max: more diverse samples")]
     return scaled_lrs(config, 0.5, "smaller policy-gradient steps")
 
 
@@ -139,14 +142,16 @@ class ModelConfig:
                     "n_embd", "d_emb_dim", "num_rep", "rollouts"):
             check_positive(getattr(self, key), f"model.{key}")
         if self.beta_max < 1:
-            raise UserError(f"model.beta_max must be >= 1 (beta rises from 1 to beta_max), got {self.beta_max}")
+            raise UserError("model.beta_max must be >= 1 (beta rises from 1 to beta_max), got "
+                            f"{self.beta_max}")
         if len(self.d_filter_sizes) != len(self.d_num_filters):
             raise UserError("model.d_filter_sizes and model.d_num_filters must have the same length")
         if self.pretrained and self.generator != "transformer":
             raise UserError(f"model.pretrained loads a transformer: set model.generator to transformer "
                             f"(got {self.generator!r})")
         if self.g_init_std < 0:
-            raise UserError(f"model.g_init_std must be >= 0 (0 keeps PyTorch's initialisation), got {self.g_init_std}")
+            raise UserError("model.g_init_std must be >= 0 (0 keeps PyTorch's initialisation), got "
+                            f"{self.g_init_std}")
         if not 0.0 <= self.d_dropout < 1.0:
             raise UserError(f"model.d_dropout must be in [0, 1), got {self.d_dropout}")
 
@@ -158,13 +163,14 @@ def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int
     if cfg.pretrained:
         if token_ids is None or len(token_ids) != vocab_size:
             raise UserError("model.pretrained needs data.tokenizer: pretrained (the model's own pieces)")
-        return TransformerGenerator.from_pretrained(Path(cfg.pretrained).expanduser(), bos_id, token_ids, eos_id=EOS)
+        return TransformerGenerator.from_pretrained(Path(cfg.pretrained).expanduser(),
+                                                    bos_id, token_ids, eos_id=EOS)
     generator: TextGenerator
     if cfg.generator == "lstm":
         generator = LSTMGenerator(vocab_size, cfg.emb_dim, cfg.hidden_dim, bos_id=bos_id)
     elif cfg.generator == "rmc":
-        generator = RelationalMemoryGenerator(vocab_size, cfg.emb_dim, cfg.mem_slots, cfg.num_heads, cfg.head_size,
-                                              bos_id=bos_id)
+        generator = RelationalMemoryGenerator(vocab_size, cfg.emb_dim, cfg.mem_slots, cfg.num_heads,
+                                              cfg.head_size, bos_id=bos_id)
     else:
         generator = TransformerGenerator.from_config(vocab_size, cfg.n_layer, cfg.n_head, cfg.n_embd, seq_len,
                                                      bos_id=bos_id)
@@ -185,7 +191,8 @@ def pretrained_token_ids(vocab: Vocabulary | None, tokenizer: Tokenizer | None) 
 
 def build_discriminator(cfg: ModelConfig, vocab_size: int, seq_len: int) -> nn.Module:
     """The recipe's discriminator: one logit per sequence (SeqGAN) or per representation (RelGAN)."""
-    filters = {"filter_sizes": tuple(cfg.d_filter_sizes), "num_filters": tuple(cfg.d_num_filters)} if cfg.d_filter_sizes else {}
+    filters = ({"filter_sizes": tuple(cfg.d_filter_sizes), "num_filters": tuple(cfg.d_num_filters)}
+               if cfg.d_filter_sizes else {})
     d: nn.Module
     if cfg.discriminator == "seqgan":
         d = SeqGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, dropout=cfg.d_dropout,
@@ -256,7 +263,8 @@ class TextGame(Game):
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         """NLL_oracle (oracle data) and NLL_gen on the test rows; distinct-1..4 of the samples' tokens;
         on real text BLEU-2..5 and leave-one-out Self-BLEU-2..5 of the first `bleu_samples` samples
-        (`textgan eval`'s code and word tokenisation). Writes the first samples to `out_dir/step_XXXXXXX.txt`."""
+        (`textgan eval`'s code and word tokenisation). Writes the first samples to
+        `out_dir/step_XXXXXXX.txt`."""
         cfg, data = self.cfg, self.data
         samples = torch.cat([generator.sample(min(SAMPLE_CHUNK, cfg.n_eval - lo), self.seq_len)
                              for lo in range(0, cfg.n_eval, SAMPLE_CHUNK)]).cpu()
@@ -264,12 +272,14 @@ class TextGame(Game):
         if data.oracle is not None:
             metrics["nll_oracle"] = nll_oracle(data.oracle, samples)
         test = data.test[: cfg.n_eval_test] if cfg.n_eval_test else data.test
-        metrics["nll_gen"] = nll_gen(generator, test, pad_id=data.pad_id, eos_id=data.eos_id, legacy=cfg.nll_legacy)
+        metrics["nll_gen"] = nll_gen(generator, test, pad_id=data.pad_id,
+                                     eos_id=data.eos_id, legacy=cfg.nll_legacy)
         metrics |= evaluate_tokens(data.tokens(samples), metrics=GROUPS["distinct"])
         if cfg.bleu_samples and data.oracle is None:
             hypotheses = self._word_tokens(data.decode(samples[: cfg.bleu_samples]))
             metrics |= evaluate_tokens(hypotheses, self._references(), GROUPS["bleu"] + GROUPS["self_bleu"])
-        atomic_write_text(out_dir / f"step_{step:07d}.txt", "".join(s + "\n" for s in data.decode(samples[:SAMPLES_WRITTEN])))
+        atomic_write_text(out_dir / f"step_{step:07d}.txt",
+                          "".join(s + "\n" for s in data.decode(samples[:SAMPLES_WRITTEN])))
         return metrics
 
     @staticmethod
@@ -367,8 +377,9 @@ def _check_losses(recipe: Recipe) -> None:
     for key, value in (("instance_noise", lcfg.instance_noise), ("r1_weight", lcfg.r1_weight),
                        ("gp_weight", lcfg.effective_gp_weight)):
         if value:
-            raise UserError(f"loss.{key} needs continuous discriminator inputs; the text game feeds token ids "
-                            f"(set loss.{key} to 0{', or use the wgan loss' if key == 'gp_weight' else ''})")
+            raise UserError(f"loss.{key} needs continuous discriminator inputs; the text game "
+                            f"feeds token ids (set loss.{key} to 0"
+                            f"{', or use the wgan loss' if key == 'gp_weight' else ''})")
 
 
 def build_game(recipe: Recipe, device: torch.device) -> TextGame:

@@ -35,9 +35,10 @@ def sample_logits(logits: Tensor, temperature: float = 1.0, top_k: int = 0, num_
     on CPU than `torch.multinomial`, which draws an exponential variate for every vocabulary entry.
     float32 logits on the CPU go through the compiled kernel of `cpu_kernels`: one pass per row,
     with the bias and temperature applied on the fly. Elsewhere the probabilities come from one
-    fused `softmax` pass (faster than max, subtract and exp as separate passes). Both draw the same uniforms, so a seed gives the same tokens either way (but
-    for rounding at a token's boundary). `overwrite=True` lets the bias, top-k cut-off and
-    temperature work in place in `logits` (saving a copy) and leave garbage there.
+    fused `softmax` pass (faster than max, subtract and exp as separate passes). Both draw the same
+    uniforms, so a seed gives the same tokens either way (but for rounding at a token's boundary).
+    `overwrite=True` lets the bias, top-k cut-off and temperature work in place in `logits` (saving a
+    copy) and leave garbage there.
     """
     if not temperature > 0:
         raise UserError(f"the sampling temperature must be > 0, got {temperature}")
@@ -191,10 +192,12 @@ class LinearOutputGenerator(TextGenerator):
     whose CPU kernel turns the logits into the softmax in place."""
 
     out: nn.Linear
-    compiled_methods = ("features", "step_features")  # what `train.compile` compiles: the output layer stays eager
+    # what `train.compile` compiles: the output layer stays eager
+    compiled_methods = ("features", "step_features")
 
     def features(self, tokens: Tensor) -> Tensor:
-        """Teacher-forced features (B, T, H) under `out`: the input at t is token t-1, the start token at t=0."""
+        """Teacher-forced features (B, T, H) under `out`: the input at t is token t-1, the start token
+        at t=0."""
         raise NotImplementedError
 
     def step_features(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
@@ -205,8 +208,8 @@ class LinearOutputGenerator(TextGenerator):
         return self.out(self.features(tokens))
 
     def log_probs(self, tokens: Tensor) -> Tensor:
-        nll = cpu_kernels.linear_cross_entropy(self.features(tokens).flatten(0, 1), self.out.weight, self.out.bias,
-                                               tokens.flatten())
+        nll = cpu_kernels.linear_cross_entropy(self.features(tokens).flatten(0, 1), self.out.weight,
+                                               self.out.bias, tokens.flatten())
         return -nll.view_as(tokens)
 
     def step(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
@@ -303,7 +306,8 @@ class RelationalMemoryGenerator(LinearOutputGenerator):
         weight = torch.cat([w_in, self.qkv.weight @ w_in, self.gate_input.weight @ w_in])
         bias = torch.cat([b_in, self.qkv.weight @ b_in, self.gate_input.weight @ b_in])
         width = len(w_in)
-        return F.linear(self.embedding(prev_tokens), weight, bias).split([width, 3 * width, 2 * width], dim=-1)
+        return F.linear(self.embedding(prev_tokens), weight, bias).split([width, 3 * width, 2 * width],
+                                                                         dim=-1)
 
     def _update(self, x: Tensor, x_qkv: Tensor, x_gate: Tensor, memory: Tensor) -> Tensor:
         """One step of the core from the projected input (B, W) and the memory (B, N, W)."""
@@ -370,7 +374,8 @@ class TransformerGenerator(TextGenerator):
         config = model.config
         super().__init__(config.vocab_size, bos_id)
         self.model = model
-        self.max_len = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+        self.max_len = (getattr(config, "n_positions", None)
+                        or getattr(config, "max_position_embeddings", None))
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5
 
@@ -386,7 +391,8 @@ class TransformerGenerator(TextGenerator):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, bos_id: int | None = None,
-                        token_ids: Sequence[int | None] | None = None, eos_id: int | None = None) -> TransformerGenerator:
+                        token_ids: Sequence[int | None] | None = None,
+                        eos_id: int | None = None) -> TransformerGenerator:
         """Load a causal LM from a local directory (never the network); bos_id defaults to the
         model's own `bos_token_id`.
 

@@ -57,14 +57,16 @@ class Oracle(nn.Module):
             raise UserError(f"oracle weights not found: {path}") from None
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read oracle weights {path}: {exc}") from None
-        missing = [n for n in ["embedding", "Wo", "bo"] + [m + g for g in _GATES for m in "WUb"] if n not in arrays]
+        missing = [n for n in ["embedding", "Wo", "bo"] + [m + g for g in _GATES for m in "WUb"]
+                   if n not in arrays]
         if missing:
             raise UserError(f"{path} is not an oracle npz: missing {', '.join(missing)}")
 
         def stack(m: str) -> Tensor:
             return torch.cat([arrays[m + g] for g in _GATES], dim=-1)
 
-        return cls(arrays["embedding"], stack("W"), stack("U"), stack("b"), arrays["Wo"], arrays["bo"], seq_len)
+        return cls(arrays["embedding"], stack("W"), stack("U"), stack("b"),
+                   arrays["Wo"], arrays["bo"], seq_len)
 
     @classmethod
     def random(cls, vocab_size: int, seq_len: int = 20, emb: int = 32, hidden: int = 32,

@@ -43,7 +43,8 @@ class RunGenerator:
         from textgan.progress import progress
 
         return torch.cat([self.generator.sample(min(CHUNK, n - lo), self.seq_len, temperature)
-                          for lo in progress(range(0, n, CHUNK), f"sampling {n} sentences", unit="chunk")]).cpu()
+                          for lo in progress(range(0, n, CHUNK), f"sampling {n} sentences",
+                                             unit="chunk")]).cpu()
 
     def decode(self, rows: torch.Tensor) -> list[str]:
         """Each id row as one line (detokenised text; space-separated ids for oracle runs)."""
@@ -86,7 +87,8 @@ def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "c
     return RunGenerator(recipe, generator, signature, vocab, tokenizer)
 
 
-def sample_run(run_dir: Path, n: int, temperature: float = 1.0, checkpoint: str = "last", seed: int = 0) -> list[str]:
+def sample_run(run_dir: Path, n: int, temperature: float = 1.0,
+               checkpoint: str = "last", seed: int = 0) -> list[str]:
     """`n` detokenised sentences (space-separated ids for oracle runs) from the run's generator."""
     import torch
 

@@ -44,9 +44,10 @@ def temperature(step: int, horizon: int, beta_max: float, schedule: str) -> floa
 
 
 @torch.no_grad()
-def mc_rollout_rewards(generator: TextGenerator, samples: Tensor, discriminator_fn: Callable[[Tensor], Tensor],
-                       num_rollouts: int = 16, *, rollout_generator: TextGenerator | None = None,
-                       max_rows: int = 1024, rng: torch.Generator | None = None) -> Tensor:
+def mc_rollout_rewards(generator: TextGenerator, samples: Tensor,
+                       discriminator_fn: Callable[[Tensor], Tensor], num_rollouts: int = 16, *,
+                       rollout_generator: TextGenerator | None = None, max_rows: int = 1024,
+                       rng: torch.Generator | None = None) -> Tensor:
     """SeqGAN's rewards (B, T): rewards[b, t] scores token t of sample b.
 
     For t < T-1 it is the mean, over `num_rollouts` completions of the prefix samples[b, :t+1] by the
@@ -86,8 +87,9 @@ def mc_rollout_rewards(generator: TextGenerator, samples: Tensor, discriminator_
     return torch.cat(q).T.contiguous()
 
 
-def _complete(model: TextGenerator, samples: Tensor, first_logits: list[Tensor], states: list[tuple[Tensor, ...]],
-              prefixes: range, r: int, max_rows: int, rng: torch.Generator | None) -> Tensor:
+def _complete(model: TextGenerator, samples: Tensor, first_logits: list[Tensor],
+              states: list[tuple[Tensor, ...]], prefixes: range, r: int, max_rows: int,
+              rng: torch.Generator | None) -> Tensor:
     """r completions of every prefix length in `prefixes`, rows ordered (prefix, sample, rollout)."""
     t_len = samples.shape[1]
     out = samples.repeat_interleave(r, dim=0).repeat(len(prefixes), 1)
@@ -110,8 +112,8 @@ def _advance(model: TextGenerator, tokens: Tensor, state: tuple[Tensor, ...], ma
     logits, and on CPU keeps them small enough for the allocator to reuse instead of page-faulting."""
     drawn, states = [], []
     for i in range(0, len(tokens), max_rows):
-        new_tokens, new_state = model.sample_step(tokens[i : i + max_rows], tuple(s[i : i + max_rows] for s in state),
-                                                  generator=rng)
+        new_tokens, new_state = model.sample_step(tokens[i : i + max_rows],
+                                                  tuple(s[i : i + max_rows] for s in state), generator=rng)
         drawn.append(new_tokens)
         states.append(new_state)
     return torch.cat(drawn), model.cat_states(states)

@@ -55,11 +55,13 @@ class Vocabulary:
             raise ValueError("vocabulary tokens are not unique")
 
     @classmethod
-    def from_counts(cls, counts: Mapping[str, int], max_size: int | None = None, min_freq: int = 1) -> Vocabulary:
+    def from_counts(cls, counts: Mapping[str, int],
+                    max_size: int | None = None, min_freq: int = 1) -> Vocabulary:
         """Keep tokens seen at least `min_freq` times, most frequent first (ties by string), at most
         `max_size` entries in all, the specials included (so `max_size` is the model's vocab size)."""
         if max_size is not None and max_size <= len(SPECIALS):
-            raise UserError(f"vocabulary max_size must exceed the {len(SPECIALS)} special tokens, got {max_size}")
+            raise UserError(f"vocabulary max_size must exceed the {len(SPECIALS)} special tokens, "
+                            f"got {max_size}")
         kept = sorted((t for t, n in counts.items() if n >= min_freq and t not in SPECIALS),
                       key=lambda t: (-counts[t], t))
         if max_size is not None:
@@ -208,8 +210,8 @@ class SubwordTokenizer(Tokenizer):
         the corpus tokens, so a pretrained transformer generator keeps its own embeddings for them."""
         file = Path(path) / "tokenizer.json"
         if not file.is_file():
-            raise UserError(f"no tokenizer.json in {path}: data.tokenizer_path must be a local pretrained model "
-                            "directory saved with its fast tokenizer")
+            raise UserError(f"no tokenizer.json in {path}: data.tokenizer_path must be a local "
+                            "pretrained model directory saved with its fast tokenizer")
         try:
             return cls(HFTokenizer.from_file(str(file)), "pretrained")
         except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception on a malformed file

@@ -90,7 +90,8 @@ class ToyGame(LatentGame):
         data: DataConfig = recipe.data
         model: ModelConfig = recipe.model
         if recipe.train.batch_size % model.pack:
-            raise UserError(f"train.batch_size {recipe.train.batch_size} must be a multiple of model.pack {model.pack}")
+            raise UserError(f"train.batch_size {recipe.train.batch_size} must be a multiple of "
+                            f"model.pack {model.pack}")
         self.device = device
         self.z_dim = model.z_dim
         self.pack = model.pack
@@ -116,7 +117,8 @@ class ToyGame(LatentGame):
     def evaluate(self, generator: nn.Module, step: int, out_dir: Path) -> dict[str, float]:
         samples = generator(torch.randn(self.n_eval, self.z_dim, device=self.device)).cpu().numpy()
         metrics = mode_metrics(samples, self.centres, self.std)
-        plot_samples(samples, self.centres, out_dir / f"step_{step:07d}.png", f"step {step}: {sample_caption(metrics)}")
+        plot_samples(samples, self.centres, out_dir / f"step_{step:07d}.png",
+                     f"step {step}: {sample_caption(metrics)}")
         return metrics
 
     def metric_names(self) -> set[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from torch import nn
 
 
-def mlp(n_in: int, hidden: int, layers: int, n_out: int, batch_norm: bool, dropout: float = 0.0) -> nn.Sequential:
+def mlp(n_in: int, hidden: int, layers: int, n_out: int,
+        batch_norm: bool, dropout: float = 0.0) -> nn.Sequential:
     """`layers` hidden layers of width `hidden` with ReLU (optionally batch norm, dropout)."""
     blocks: list[nn.Module] = []
     width = n_in
