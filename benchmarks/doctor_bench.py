@@ -156,8 +156,8 @@ def main() -> None:
             steps = max((r.get("step", 0) for r in read_metrics(out / "metrics.jsonl")
                          if "doctor_action" not in r),
                         default=0)
-            actions = [r["doctor_action"] for r in read_metrics(out / "metrics.jsonl")
-                       if "doctor_action" in r]
+            actions = [f"{r['doctor_action']} {', '.join(r.get('changes') or {})}".strip()
+                       for r in read_metrics(out / "metrics.jsonl") if "doctor_action" in r]
             print(f"{name:32s} {mode:4s} rc {result['rc']} {result['seconds']:6.0f}s named {found[:3]}",
                   flush=True)
             return {"recipe": name, "mode": mode, "expected": expected,
