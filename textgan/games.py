@@ -1,6 +1,8 @@
 """The games a recipe can name. Each game module provides `DataConfig`, `ModelConfig` (dataclasses
-typing the recipe's `data` and `model` sections), `build_game(recipe, device) -> Game` and
-`METRIC_PANELS` (how its evaluation metrics and per-step statistics are plotted).
+typing the recipe's `data` and `model` sections), `build_game(recipe, device) -> Game`,
+`METRIC_PANELS` (how its evaluation metrics and per-step statistics are plotted), `METRIC_ROLES`
+(what its metrics mean to the doctor, `textgan.doctor.roles`) and, when it has remedies of its
+own, `doctor_changes(pitfall, config)` (the first rung of the doctor's ladder).
 
 Modules are imported on demand so that a toy run never pays for importing the text stack.
 

@@ -1,5 +1,5 @@
 """The toy game module (the contract of `textgan.games`): the recipe's `data` and `model` sections,
-`ToyGame`, `build_game` and `METRIC_PANELS`."""
+`ToyGame`, `build_game`, `METRIC_PANELS`, `METRIC_ROLES` and the doctor's `doctor_changes`."""
 
 from __future__ import annotations
 
