@@ -157,15 +157,7 @@ class Trainer:
         )
         self.ema = self.players.ema
         if self.cfg.compile:  # after the EMA's deep copy, which stays eager
-            compile_network(G)
-            if self._d_needs_double_backward(recipe):
-                if dist.is_main():
-                    print("note: train.compile leaves D eager: the gradient penalty / R1 (which the "
-                          "doctor in auto mode may switch on) differentiates through D's input "
-                          "gradients, which compiled code cannot (torch.compile has no double backward)",
-                          file=sys.stderr)
-            else:
-                compile_network(D)
+            self._compile_networks()
 
         self.step = 0
         self.wall_time = 0.0
@@ -176,9 +168,16 @@ class Trainer:
         self.monitor: Monitor | None = None  # set by `textgan.doctor.live.attach_doctor`
         self._seed_rank()
 
-    @staticmethod
-    def _d_needs_double_backward(recipe: Recipe) -> bool:
-        return bool(recipe.loss.effective_gp_weight or recipe.loss.r1_weight or recipe.doctor.mode == "auto")
+    def _compile_networks(self) -> None:
+        """`train.compile`: G always; D unless its loss differentiates through its input gradients."""
+        compile_network(self.game.generator)
+        loss = self.recipe.loss
+        if not (loss.effective_gp_weight or loss.r1_weight or self.recipe.doctor.mode == "auto"):
+            compile_network(self.game.discriminator)
+        elif dist.is_main():
+            print("note: train.compile leaves D eager: the gradient penalty / R1 (which the doctor in auto "
+                  "mode may switch on) differentiates through D's input gradients, which compiled code "
+                  "cannot (torch.compile has no double backward)", file=sys.stderr)
 
     def _seed_rank(self) -> None:
         """Under torchrun, give each rank its own noise stream (a function of seed, step and rank)."""
