@@ -52,8 +52,8 @@ def _figures(diagnosis: Diagnosis, game_panels: Sequence[MetricPanel], start: in
     import matplotlib.pyplot as plt
 
     marks = [(f.first_step, SEVERITY_COLOURS[f.severity], f.pitfall) for f in diagnosis.findings]
-    actions = [(int(r[schema.STEP]), str(r[schema.DOCTOR_ACTION])) for r in diagnosis.records
-               if schema.DOCTOR_ACTION in r]
+    actions = [(int(r[schema.STEP]), f"{r.get(schema.PITFALL, '')} ({r[schema.DOCTOR_ACTION]})".strip())
+               for r in diagnosis.records if schema.DOCTOR_ACTION in r]
     out = []
     for panel, series in panel_series(diagnosis.records, game_panels):
         fig, ax = plt.subplots(figsize=(8, 2.6))
