@@ -18,6 +18,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -64,7 +65,7 @@ class RunContext:
 
     config: dict[str, Any]
 
-    @property
+    @functools.cached_property
     def roles(self) -> MetricRoles:
         return roles_of(self.config.get("game"))
 

@@ -53,9 +53,7 @@ class Change:
     restart: bool = False  # only a new run can make it (the network's shape, EMA)
 
     def as_set(self) -> str:
-        new = f"{self.new:.3g}" if isinstance(self.new, float) else str(self.new).lower() if isinstance(
-            self.new, bool) else str(self.new)
-        return f"{self.key}={new}"
+        return f"{self.key}={_show(self.new)}"
 
     def describe(self) -> str:
         return f"{self.key} {_show(self.old)} -> {_show(self.new)}{' (next run)' if self.restart else ''}"
@@ -75,6 +73,9 @@ class Remedy:
 
 
 def _show(x: Any) -> str:
+    """A value as `--set` takes it: three significant digits, YAML's lower-case booleans."""
+    if isinstance(x, bool):
+        return str(x).lower()
     return f"{x:.3g}" if isinstance(x, float) else str(x)
 
 

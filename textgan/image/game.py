@@ -64,11 +64,13 @@ def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
     if get(config, "model.ada"):
         target = get(config, "model.ada_target")
         new = round(max(ADA_TARGET_MIN, target - ADA_TARGET_STEP), 6)
-        return [Change("model.ada_target", target, new,
-                       "ADA aims at a lower r_t: more augmentation")] * (new < target)
+        if new >= target:
+            return []
+        return [Change("model.ada_target", target, new, "ADA aims at a lower r_t: more augmentation")]
     p = get(config, "model.augment_p")
-    return [Change("model.augment_p", p, min(1.0, round(p + AUGMENT_STEP, 6)),
-                   "more augmentation")] * (p < 1.0)
+    if p >= 1.0:
+        return []
+    return [Change("model.augment_p", p, min(1.0, round(p + AUGMENT_STEP, 6)), "more augmentation")]
 
 
 @dataclass
