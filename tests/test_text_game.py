@@ -10,8 +10,9 @@ import torch
 from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 
 from textgan.cli import main
-from textgan.config import LossConfig
+from textgan.config import LossConfig, OptimConfig
 from textgan.core.objective import Objective
+from textgan.core.steps import Optimised, Players, d_step
 from textgan.evaluate import GROUPS, evaluate_text
 from textgan.games import load_recipe, recipe_from_dict
 from textgan.text import game as text_game
@@ -298,3 +299,39 @@ def test_relgan_initialisation_of_the_discriminator():
     assert conv.weight.std().item() == pytest.approx((2 / 3) ** 0.5 * 0.8796, rel=0.05)
     assert d.fc.weight.std().item() == pytest.approx(600**-0.5 * 0.8796, rel=0.02)
     assert all(not m.bias.detach().any() for m in (d.fc, d.out, conv))
+
+
+def test_interleaved_mle_steps_run_every_mle_every_adversarial_iterations(tmp_path: Path):
+    recipe, out = text_recipe(tmp_path, steps=6), tmp_path / "run"
+    assert main(["train", str(recipe), "--out", str(out), "--set", "train.mle_every=3",
+                 "--set", "train.mle_steps=2", "--set", "train.log_every=1"]) == 0
+    start = 20 + 5
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    with_mle = sorted(r["step"] - start for r in records if r["step"] > start and "mle_loss" in r)
+    assert with_mle == [3, 6]
+
+
+def test_interleaving_without_mle_steps_is_refused(tmp_path: Path, capsys):
+    line = error_line(capsys, "train", str(text_recipe(tmp_path)), "--out", str(tmp_path / "r"),
+                      "--set", "train.mle_every=3")
+    assert "train.mle_steps" in line
+
+
+def test_the_game_forms_the_discriminator_loss(monkeypatch):
+    game = oracle_game("gumbel")
+    calls = []
+    default = type(game).discriminator_loss
+
+    def spy(self, objective, real, fake):
+        calls.append((real.shape, fake.shape))
+        return default(self, objective, real, fake)
+
+    monkeypatch.setattr(type(game), "discriminator_loss", spy)
+    cfg = OptimConfig()
+    opt_d = torch.optim.Adam(game.discriminator.parameters(), lr=1e-3)
+    opt_g = torch.optim.Adam(game.generator.parameters(), lr=1e-3)
+    constant = lambda o: torch.optim.lr_scheduler.LambdaLR(o, lambda s: 1.0)
+    players = Players(game, Objective(LossConfig(name="rsgan")), Optimised(opt_g, constant(opt_g), cfg),
+                      Optimised(opt_d, constant(opt_d), cfg), Optimised(opt_g, constant(opt_g), cfg), 8)
+    stats = d_step(players, 1)
+    assert len(calls) == 1 and calls[0][0][0] == 8 and "d_loss" in stats

@@ -105,9 +105,11 @@ class TrainConfig:
 
     A run goes through up to three phases on one step counter: `pretrain_steps` generator MLE steps,
     `pretrain_d_steps` discriminator steps (real versus generated), then `steps` adversarial
-    iterations. `steps: 0` makes an MLE-only run. `init_from`: a run folder (its `checkpoints/last.pt`)
-    or checkpoint whose generator and EMA this run starts from, for the same game, data and generator
-    shape (`textgan train --init-from` sets it together with `pretrain_steps: 0`).
+    iterations. `steps: 0` makes an MLE-only run. `mle_every` > 0 interleaves `mle_steps` generator MLE
+    steps into every `mle_every`-th adversarial iteration (LeakGAN's schedule). `init_from`: a run
+    folder (its `checkpoints/last.pt`) or checkpoint whose generator and EMA this run starts from, for
+    the same game, data and generator shape (`textgan train --init-from` sets it together with
+    `pretrain_steps: 0`).
     """
 
     steps: int = 1000
@@ -116,6 +118,8 @@ class TrainConfig:
     batch_size: int = 64
     n_critic: int = 1
     g_steps: int = 1
+    mle_every: int = 0
+    mle_steps: int = 0
     accumulate: int = 1
     ema_decay: float = 0.0
     ema_start: int = 0
@@ -137,7 +141,10 @@ class TrainConfig:
         if not self.total_steps:
             raise UserError("train.steps, train.pretrain_steps and train.pretrain_d_steps are all 0: "
                             "nothing to train")
-        check_non_negative(self.g_steps, "train.g_steps")
+        for key in ("g_steps", "mle_every", "mle_steps"):
+            check_non_negative(getattr(self, key), f"train.{key}")
+        if self.mle_every and not self.mle_steps:
+            raise UserError("train.mle_every interleaves train.mle_steps MLE steps: set mle_steps above 0")
         check_non_negative(self.ema_start, "train.ema_start")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"train.ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")

@@ -50,6 +50,13 @@ class Game:
         """Instance noise on D's inputs (Sønderby et al. 2016); games with discrete inputs override."""
         return x + std * torch.randn_like(x)
 
+    def discriminator_loss(self, objective: Objective, real: Tensor,
+                           fake: Tensor) -> tuple[Tensor, Tensor, Tensor, dict[str, float]]:
+        """D's loss on a real and a fake batch: (loss, D's logits on the reals and on the fakes, values
+        to log). The default is the recipe's adversarial loss on `discriminate`; a family whose D is
+        not a binary classifier (a ranker, a (k+1)-class critic) forms its own."""
+        return objective.d_loss(self.discriminate, real, fake)
+
     def generator_loss(self, objective: Objective, batch_size: int) -> tuple[Tensor, dict[str, float]]:
         """The generator's objective for one step, plus any numbers worth logging."""
         fake = self.fake_batch(batch_size)

@@ -73,8 +73,9 @@ def _finite_or_raise(loss: Tensor, grad_norm: float, network: str) -> None:
         raise NonFiniteStep(network, loss.item(), grad_norm)
 
 
-def mle_step(p: Players, step: int) -> dict[str, float]:
-    """One maximum-likelihood step of the generator on real data (the game's `pretrain_loss`)."""
+def mle_step(p: Players, step: int, advance_schedule: bool = True) -> dict[str, float]:
+    """One maximum-likelihood step of the generator on real data (the game's `pretrain_loss`).
+    Interleaved into adversarial training it leaves the MLE schedule where pre-training ended it."""
     G, opt = p.game.generator, p.pretrain
     opt.optimizer.zero_grad(set_to_none=True)
     for _ in range(p.accumulate):
@@ -85,7 +86,8 @@ def mle_step(p: Players, step: int) -> dict[str, float]:
     grad_norm = clip_and_measure(G, opt.cfg)
     _finite_or_raise(loss, grad_norm, "generator (MLE)")
     opt.optimizer.step()
-    opt.schedule.step()
+    if advance_schedule:
+        opt.schedule.step()
     if p.ema:
         p.ema.update(G, step)
     return {schema.MLE_LOSS: loss.item(), schema.GRAD_NORM_G: grad_norm, schema.LR_PRETRAIN: opt.lr}
@@ -103,7 +105,7 @@ def d_step(p: Players, step: int) -> dict[str, float]:
         if noise:
             real, fake = game.add_instance_noise(real, noise), game.add_instance_noise(fake, noise)
         with p.autocast():
-            loss, d_real, d_fake, stats = objective.d_loss(game.discriminate, real, fake)
+            loss, d_real, d_fake, stats = game.discriminator_loss(objective, real, fake)
         (loss / p.accumulate).backward()
     dist.average_gradients(D)
     stats[schema.GRAD_NORM_D] = clip_and_measure(D, p.d.cfg)
@@ -143,14 +145,19 @@ def g_step(p: Players, step: int) -> dict[str, float]:
 
 
 def adversarial_step(p: Players, step: int, iteration: int, iterations: int, n_critic: int,
-                     g_steps: int) -> dict[str, float]:
+                     g_steps: int, mle_every: int = 0, mle_steps: int = 0) -> dict[str, float]:
     """One adversarial iteration (`iteration` of `iterations`, counted from the adversarial start):
-    the game's per-iteration hook, `n_critic` D steps, `g_steps` G steps, then the LR schedules."""
+    the game's per-iteration hook, `n_critic` D steps, `g_steps` G steps, every `mle_every`-th
+    iteration `mle_steps` MLE steps of G (LeakGAN's interleaved teacher forcing), then the LR
+    schedules."""
     record = dict(p.game.on_step(iteration, iterations))
     for _ in range(n_critic):
         record.update(d_step(p, step))
     for _ in range(g_steps):
         record.update(g_step(p, step))
+    if mle_every and iteration % mle_every == 0:
+        for _ in range(mle_steps):
+            record.update(mle_step(p, step, advance_schedule=False))
     p.g.schedule.step()
     p.d.schedule.step()
     record.update({schema.LR_G: p.g.lr, schema.LR_D: p.d.lr})

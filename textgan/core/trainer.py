@@ -138,7 +138,7 @@ class Trainer:
         D.to(device)
         dist.broadcast_module(G)
         dist.broadcast_module(D)
-        if self.cfg.pretrain_steps and type(game).pretrain_loss is Game.pretrain_loss:
+        if (self.cfg.pretrain_steps or self.cfg.mle_every) and type(game).pretrain_loss is Game.pretrain_loss:
             Game.pretrain_loss(game, self.cfg.batch_size)  # raises: this game has no pre-training
 
         def optimised(net: nn.Module, cfg: Any, steps: int) -> Optimised:
@@ -328,7 +328,7 @@ class Trainer:
             if self.step <= cfg.adversarial_start:
                 return d_step(p, self.step)
             return adversarial_step(p, self.step, self.step - cfg.adversarial_start, cfg.steps, cfg.n_critic,
-                                    cfg.g_steps)
+                                    cfg.g_steps, cfg.mle_every, cfg.mle_steps)
         except NonFiniteStep as exc:
             raise TrainingDiverged(f"training diverged at step {self.step}: {exc}; "
                                    f"{self._kept_checkpoint()}. Lower the learning rate or set "

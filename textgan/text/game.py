@@ -7,6 +7,7 @@ The recipe's `data` section is `textgan.text.data.DataConfig`, its `model` secti
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ GENERATORS = ("lstm", "rmc", "transformer")
 DISCRIMINATORS = ("seqgan", "relgan")
 D_INITS = ("default", "relgan")
 SIGNALS = ("gumbel", "pg")
+# families with a game of their own: name -> "module:class" (imported when a recipe names it);
+# "" keeps RelGAN (signal gumbel) and SeqGAN/MaliGAN (signal pg), whose games are below
+FAMILIES: dict[str, str] = {"": ""}
 PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
 PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
 SAMPLE_CHUNK = 1000  # rows per sampling pass in evaluation: bounds the (rows, vocab) logits
@@ -81,7 +85,8 @@ def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
 
 @dataclass
 class ModelConfig:
-    """Generator (`lstm`: SeqGAN's 32/32; `rmc`: RelGAN's relational memory; `transformer`: GPT-2
+    """`family` names a family with a game of its own (empty: RelGAN or SeqGAN/MaliGAN, by `signal`).
+    Generator (`lstm`: SeqGAN's 32/32; `rmc`: RelGAN's relational memory; `transformer`: GPT-2
     style, random init), discriminator (`seqgan` or `relgan` CNN) and training signal.
 
     `gumbel`: inverse temperature beta rises from 1 to `beta_max` along `temperature` (RelGAN's
@@ -103,6 +108,7 @@ class ModelConfig:
     NLL_oracle 9.48 vs 9.15 after 10 epochs); a pretrained transformer is never re-initialised.
     """
 
+    family: str = ""
     generator: str = "lstm"
     emb_dim: int = 32
     hidden_dim: int = 32
@@ -131,6 +137,7 @@ class ModelConfig:
     rollouts: int = 16
 
     def validate(self) -> None:
+        check_choice(self.family, tuple(FAMILIES), "model.family")
         check_choice(self.generator, GENERATORS, "model.generator")
         check_choice(self.discriminator, DISCRIMINATORS, "model.discriminator")
         check_choice(self.signal, SIGNALS, "model.signal")
@@ -386,5 +393,8 @@ def build_game(recipe: Recipe, device: torch.device) -> TextGame:
     data = load_text_data(recipe.data)
     if dist.is_main():
         print(data.report, file=sys.stderr)
-    game_cls = GumbelGame if recipe.model.signal == "gumbel" else PolicyGradientGame
+    game_cls: type[TextGame] = GumbelGame if recipe.model.signal == "gumbel" else PolicyGradientGame
+    if recipe.model.family:
+        module, name = FAMILIES[recipe.model.family].split(":")
+        game_cls = getattr(importlib.import_module(module), name)
     return game_cls(recipe, device, data)
