@@ -11,6 +11,7 @@ stopped when started again with the same --out (a finished stage is kept, an unf
 1. `mle`: `mle_oracle` (`mle_coco`);
 2. `seqgan`, `relgan_small`: `seqgan_oracle` and `relgan_oracle_small` (`seqgan_coco`,
    `relgan_coco_small`) with `--init-from mle`, side by side (each stage's output in OUT/NAME.log);
+   on the oracle also `relgan1_small`: `relgan_oracle_small` with beta held at 1 (RelGAN(1));
 3. `textgan sweep` of each final generator at TEMPERATURES: on the oracle NLL_oracle of 10,000
    samples against NLL_gen; on COCO BLEU-5 against Self-BLEU-5 (2,000 samples, all 10,000 test
    references) and Caccia et al.'s LM score against reverse LM score (`--metrics lm_score,reverse_lm_score`).
@@ -39,15 +40,13 @@ from textgan.core.plots import adversarial_start
 from textgan.data import require
 from textgan.sweep import plot_sweep
 
-GANS = ("seqgan", "relgan_small")
-
 
 @dataclass(frozen=True)
 class Setup:
     """One benchmark: its recipes, the quick cuts, the sweep, which metrics make the curves, and the
     published figures (each a horizontal line on the frontier: the papers give no diversity figure)."""
 
-    recipes: dict[str, str]
+    recipes: dict[str, str]  # stage -> recipe; "mle" first, every other stage starts from it
     quick: dict[str, list[str]]
     temperatures: tuple[float, ...]
     n: int
@@ -59,16 +58,25 @@ class Setup:
     extra_metrics: str = ""
     dataset: str = ""
     trajectory: tuple[str, ...] = field(default=("nll_oracle", "nll_gen"))
+    variants: dict[str, list[str]] = field(default_factory=dict)  # a stage's settings beside its recipe's
+
+    @property
+    def gans(self) -> list[str]:
+        return [name for name in self.recipes if name != "mle"]
 
 
 SETUPS = {
     "oracle": Setup(
-        recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small"},
+        recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small",
+                 "relgan1_small": "relgan_oracle_small"},
+        # RelGAN(1): beta held at 1 (the paper's smallest beta_max), its other settings the recipe's
+        variants={"relgan1_small": ["model.beta_max=1"]},
         quick={
             "mle": ["train.pretrain_steps=400", "eval.every=200", "data.n_eval=2000"],
             "seqgan": ["train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3",
                        "eval.every_adversarial=4", "data.n_eval=2000"],
             "relgan_small": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
+            "relgan1_small": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
         },
         temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=10_000, quick_n=2000,
         frontiers=(("nll_gen", "nll_oracle"),),
@@ -109,7 +117,8 @@ def start_training(setup: Setup, name: str, out: Path,
         return None
     cmd = [sys.executable, "-m", "textgan", "train", setup.recipes[name], "--out", str(run),
            "--set", "train.progress=false"]
-    cmd += [arg for o in (setup.quick[name] if quick else []) for arg in ("--set", o)]
+    settings = setup.variants.get(name, []) + (setup.quick[name] if quick else [])
+    cmd += [arg for o in settings for arg in ("--set", o)]
     if (run / "checkpoints" / "last.pt").is_file():
         cmd.append("--resume")
     elif name != "mle":
@@ -211,8 +220,13 @@ def _shown(point: dict[str, float], setup: Setup) -> str:
     return " / ".join(f"{point[k]:.3f}" for k in setup.trajectory)
 
 
-def _settings(config: dict) -> str:
-    """The stage's schedule and learning rates, read from its config.yaml."""
+def _settings(config: dict, variant: list[str]) -> str:
+    """The stage's schedule and learning rates, read from its config.yaml, and its settings beside
+    its recipe's."""
+    return ", ".join([_schedule(config), *variant])
+
+
+def _schedule(config: dict) -> str:
     t = config["train"]
     if not t["steps"]:
         return f"{t['pretrain_steps']} MLE steps, lr {config['optim_pretrain']['lr']:g}"
@@ -229,7 +243,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="cut every schedule short (minutes)")
     parser.add_argument("--out", type=Path,
                         help="folder of the stages' runs (default runs/frontier-CORPUS[-quick])")
-    parser.add_argument("--only", nargs="+", choices=GANS,
+    parser.add_argument("--only", nargs="+", choices=sorted({g for s in SETUPS.values() for g in s.gans}),
                         help="GANs to run (default: all); a partial invocation does not record RESULTS.md")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads: MLE and the sweeps use them all, the GANs share them "
@@ -242,7 +256,10 @@ def main() -> None:
     out = args.out or Path("runs") / f"frontier-{args.corpus}{'-quick' if args.quick else ''}"
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    names = ["mle", *(args.only or GANS)]
+    unknown = set(args.only or ()) - set(setup.gans)
+    if unknown:
+        parser.error(f"--corpus {args.corpus} has no stage {', '.join(sorted(unknown))}")
+    names = ["mle", *(args.only or setup.gans)]
 
     started = time.perf_counter()
     train_stages(setup, names, out, args.quick, args.threads)
@@ -271,14 +288,15 @@ def main() -> None:
                          for r in frontiers[name]],
             "wall_s": summary["wall_time_s"],
         }
-        lines.append(f"| {name} | {_settings(config)} | {_shown(first, setup) if first else '-'} | "
+        settings = _settings(config, setup.variants.get(name, []))
+        lines.append(f"| {name} | {settings} | {_shown(first, setup) if first else '-'} | "
                      f"{_shown(summary, setup)} | {best[y]:.3f} at "
                      f"{'MLE' if name == 'mle' else 'adversarial'} step {best['step']:.0f} "
-                     f"| {setup.published[name]} | {summary['wall_time_s'] / 60:.1f} |")
+                     f"| {setup.published.get(name, '-')} | {summary['wall_time_s'] / 60:.1f} |")
     plot_sweep(frontiers, out / "frontier.png",
                marks={name: (setup.published_metric, setup.published[name],
                              f"{setup.published_source[name]}: {setup.published[name]:g}")
-                      for name in frontiers})
+                      for name in frontiers if name in setup.published})
     wall = time.perf_counter() - started
     columns = [k for pair in setup.frontiers for k in pair]
     x0, y0 = setup.frontiers[0]
@@ -294,7 +312,7 @@ def main() -> None:
     n = setup.quick_n if args.quick else setup.n
     body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; "
             f"runs in {out}; {args.threads} torch threads (the GANs side by side, "
-            f"{max(1, args.threads // len(GANS))} each); this invocation {wall / 60:.1f} min (stages "
+            f"{max(1, args.threads // len(setup.gans))} each); this invocation {wall / 60:.1f} min (stages "
             "finished earlier are not re-run; each stage's own training time is in the last column).\n\n"
             f"| model | schedule | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | "
             f"published {y} | train min |\n|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
