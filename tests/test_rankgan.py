@@ -29,9 +29,9 @@ ORACLE = {"source": "oracle", "oracle": "random", "oracle_vocab": 30, "seq_len":
 BATCH = 8
 
 
-def rank_game(**model) -> RankGANGame:
+def rank_game(loss: dict | None = None, **model) -> RankGANGame:
     recipe = recipe_from_dict({"game": "text", "data": ORACLE, "model": {**TINY, **model},
-                               "train": {"batch_size": BATCH, "steps": 4}})
+                               "train": {"batch_size": BATCH, "steps": 4}, "loss": loss or {}})
     return build_game(recipe, torch.device("cpu"))
 
 
@@ -109,6 +109,20 @@ def test_the_ranker_loss_ranks_reals_among_fakes_and_fakes_among_reals():
         assert game.discriminate(real).tolist() == pytest.approx(d_real.tolist(), abs=1e-4)
 
 
+def test_the_game_state_carries_the_reference_stream_and_the_probe_context():
+    """A game restored from another's state draws the same next references and probes D as it does."""
+    game, other = rank_game(), rank_game()
+    game.discriminator_loss(Objective(LossConfig()), game.real_batch(), game.fake_batch(BATCH))
+    other.discriminator.load_state_dict(game.discriminator.state_dict())
+    other.load_state_dict(game.state_dict())
+    for g in (game, other):
+        g.discriminator.eval()
+    probe = game.heldout_slice()
+    assert torch.equal(other.discriminate(probe), game.discriminate(probe))
+    assert not torch.equal(game.discriminate(probe), torch.zeros(len(probe)))
+    assert torch.equal(other.references.next(), game.references.next())
+
+
 def test_a_few_ranker_steps_rank_reals_above_fakes():
     game = rank_game(d_dropout=0.0)
     opt = torch.optim.Adam(game.discriminator.parameters(), lr=1e-2)
@@ -166,6 +180,8 @@ def test_rewards_land_per_sample_and_position(monkeypatch):
     ({"pg_reward": "maligan"}, "model.pg_reward"),
     ({"rank_gamma": 0}, "model.rank_gamma must be > 0"),
     ({"rank_refs": 65}, "model.rank_refs 65 is more than the 64 training sentences"),
+    ({"loss": {"name": "wgan"}}, "clips D's weights"),
+    ({"loss": {"label_smoothing": 0.1}}, "its own loss"),
 ])
 def test_recipes_the_family_cannot_train_are_refused(model, message):
     with pytest.raises(UserError, match=message):

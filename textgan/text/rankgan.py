@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from textgan.config import Recipe
 from textgan.core.data import ShuffledBatches
+from textgan.core.losses import LOSSES
 from textgan.core.objective import Objective
 from textgan.errors import UserError
 from textgan.text.data import TextData
@@ -71,6 +72,7 @@ class RankGANGame(PolicyGradientGame):
 
     def __init__(self, recipe: Recipe, device: torch.device, data: TextData) -> None:
         super().__init__(recipe, device, data)
+        _check_loss(recipe)
         refs = recipe.model.rank_refs
         if len(data.train) < refs:
             raise UserError(f"model.rank_refs {refs} is more than the {len(data.train)} training sentences")
@@ -100,8 +102,7 @@ class RankGANGame(PolicyGradientGame):
 
     def discriminate(self, x: Tensor) -> Tensor:
         """log(|C'| R(x|U, C-)) of each row of x, ranked among the fakes of the last ranker step against
-        its references (0 before the first: no comparison set yet). Every ranker step sets them, so a
-        resumed run has them back before the trainer's next probe."""
+        its references (0 before the first: no comparison set yet); the trainer's probe of D."""
         refs, fakes = self._context
         D = self.discriminator
         f_refs = D(refs)
@@ -125,8 +126,20 @@ class RankGANGame(PolicyGradientGame):
         return score
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "references": self.references.state_dict()}
+        return {**super().state_dict(), "references": self.references.state_dict(),
+                "context": [t.cpu() for t in self._context]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.references.load_state_dict(state["references"])
+        refs, fakes = state["context"]
+        self._context = (refs.to(self.device), fakes.to(self.device))
+
+
+def _check_loss(recipe: Recipe) -> None:
+    """The ranker forms its own loss: refuse the `loss:` settings that would act on it unasked (WGAN's
+    weight clipping) or promise what it does not do (label smoothing)."""
+    if LOSSES[recipe.loss.name].weight_clip or recipe.loss.label_smoothing:
+        raise UserError("model.family rankgan trains its ranker with its own loss: loss.name "
+                        f"{recipe.loss.name!r} clips D's weights and loss.label_smoothing has no part in "
+                        "it; leave the loss section at its defaults")
