@@ -180,7 +180,7 @@ def test_rewards_land_per_sample_and_position(monkeypatch):
     ({"pg_reward": "maligan"}, "model.pg_reward"),
     ({"rank_gamma": 0}, "model.rank_gamma must be > 0"),
     ({"rank_refs": 65}, "model.rank_refs 65 is more than the 64 training sentences"),
-    ({"loss": {"name": "wgan"}}, "clips D's weights"),
+    ({"loss": {"name": "wgan"}}, "would clip the ranker.s weights"),
     ({"loss": {"label_smoothing": 0.1}}, "its own loss"),
 ])
 def test_recipes_the_family_cannot_train_are_refused(model, message):

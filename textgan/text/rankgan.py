@@ -76,7 +76,7 @@ class RankGANGame(PolicyGradientGame):
         refs = recipe.model.rank_refs
         if len(data.train) < refs:
             raise UserError(f"model.rank_refs {refs} is more than the {len(data.train)} training sentences")
-        # reference sets: a stream of training sentences of its own, so G's data order is SeqGAN's
+        # reference sets: a stream of training sentences of its own, seeded apart from the batches'
         self.references = ShuffledBatches(data.train.to(device), refs, recipe.seed + 1)
         # the references and fakes of the last ranker step, against which `discriminate` ranks
         self._context = (data.train[:refs].to(device), data.train[:0].to(device))
@@ -139,7 +139,10 @@ class RankGANGame(PolicyGradientGame):
 def _check_loss(recipe: Recipe) -> None:
     """The ranker forms its own loss: refuse the `loss:` settings that would act on it unasked (WGAN's
     weight clipping) or promise what it does not do (label smoothing)."""
-    if LOSSES[recipe.loss.name].weight_clip or recipe.loss.label_smoothing:
-        raise UserError("model.family rankgan trains its ranker with its own loss: loss.name "
-                        f"{recipe.loss.name!r} clips D's weights and loss.label_smoothing has no part in "
-                        "it; leave the loss section at its defaults")
+    lcfg = recipe.loss
+    if LOSSES[lcfg.name].weight_clip:
+        raise UserError(f"model.family rankgan trains its ranker with its own loss; loss.name {lcfg.name!r} "
+                        "would clip the ranker's weights: choose another loss name (it is not used)")
+    if lcfg.label_smoothing:
+        raise UserError("model.family rankgan trains its ranker with its own loss: loss.label_smoothing "
+                        "has no part in it; set it to 0")
