@@ -1,6 +1,7 @@
 """Helpers for tests that drive `textgan` as a user does: a subprocess per command, and a run
 killed with SIGKILL right after its first checkpoint."""
 
+import json
 import os
 import signal
 import subprocess
@@ -40,3 +41,15 @@ def assert_same_weights(run_a: Path, run_b: Path) -> None:
     for part in ("generator", "discriminator", "ema"):
         assert a[part].keys() == b[part].keys(), part
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+
+
+def assert_resumes_like(recipe: Path, straight: Path, killed: Path, total_steps: int, metric: str) -> None:
+    """Train `recipe` into `killed`, SIGKILL it after its first checkpoint, resume it, and check that it
+    ends as the uninterrupted run `straight`: the same weights bit for bit and the same summary `metric`."""
+    killed_at = kill_after_first_checkpoint(recipe, killed)
+    assert killed_at < total_steps, "the run finished before it could be killed"
+    resumed = run_cli("train", str(recipe), "--out", str(killed), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_weights(straight, killed)
+    assert json.loads((killed / "summary.json").read_text())[metric] == \
+        json.loads((straight / "summary.json").read_text())[metric]

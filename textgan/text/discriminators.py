@@ -91,12 +91,17 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
 
 class SeqGANDiscriminator(nn.Module):
     """SeqGAN's CNN: embedding, convolutions of many widths over the whole embedding, max-over-time
-    pooling, a highway layer, dropout and a linear layer to one logit per sequence (B,)."""
+    pooling, a highway layer, dropout and a linear layer to one logit per sequence (B,).
+
+    `head=False` leaves the linear layer out: the output is then each sequence's feature vector after
+    the highway and dropout (B, sum of maps), as RankGAN's ranker compares them.
+    """
 
     def __init__(self, vocab_size: int, seq_len: int, emb_dim: int = 64,
                  filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20),
                  num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160),
-                 dropout: float = 0.25, highway: bool = True, shared_highway: bool = False) -> None:
+                 dropout: float = 0.25, highway: bool = True, shared_highway: bool = False,
+                 head: bool = True) -> None:
         super().__init__()
         pairs = _filters(filter_sizes, num_filters, seq_len)
         dim = sum(n for _, n in pairs)
@@ -104,10 +109,11 @@ class SeqGANDiscriminator(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(emb_dim, n, f) for f, n in pairs)
         self.highway = Highway(dim, shared=shared_highway) if highway else nn.Identity()
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(dim, 1)
+        self.out = nn.Linear(dim, 1) if head else None
 
     def _head(self, pooled: Tensor) -> Tensor:
-        return self.out(self.dropout(self.highway(pooled))).squeeze(-1)
+        features = self.dropout(self.highway(pooled))
+        return features if self.out is None else self.out(features).squeeze(-1)
 
     def forward(self, x: Tensor) -> Tensor:
         e = embed(self.embedding, x)  # (B, T, E)
@@ -120,7 +126,8 @@ class SeqGANDiscriminator(nn.Module):
 
     @torch.no_grad()
     def scorer(self) -> Callable[[Tensor], Tensor]:
-        """An eval-mode scorer of token ids (N, T) -> logits (N,), valid while D's weights are unchanged.
+        """An eval-mode scorer of token ids (N, T) -> logits (N,) (features (N, F) with `head=False`),
+        valid while D's weights are unchanged.
 
         Each filter offset's response to each vocabulary token is tabulated once (V x sum(width x
         maps) floats: 250 MB for V = 5000 and SeqGAN's filters), so a convolution becomes a sum of

@@ -49,7 +49,7 @@ D_INITS = ("default", "relgan")
 SIGNALS = ("gumbel", "pg")
 # families with a game of their own: name -> "module:class" (imported when a recipe names it);
 # "" keeps RelGAN (signal gumbel) and SeqGAN/MaliGAN (signal pg), whose games are below
-FAMILIES: dict[str, str] = {"": ""}
+FAMILIES: dict[str, str] = {"": "", "rankgan": "textgan.text.rankgan:RankGANGame"}
 PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
 PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
 SAMPLE_CHUNK = 1000  # rows per sampling pass in evaluation: bounds the (rows, vocab) logits
@@ -106,6 +106,13 @@ class ModelConfig:
     `g_init_std` > 0 draws every generator parameter from N(0, g_init_std), as SeqGAN does with 0.1
     (0 keeps PyTorch's defaults, whose N(0, 1) embedding rows learn worse on the oracle: MLE
     NLL_oracle 9.48 vs 9.15 after 10 epochs); a pretrained transformer is never re-initialised.
+
+    `family: rankgan` (RankGAN, `textgan.text.rankgan`): D is a ranker, SeqGAN's CNN without its output
+    layer (`discriminator: seqgan` and its `d_*` keys). A sentence's rank score is the softmax over its
+    comparison set of `rank_gamma` times the cosine similarity of its feature to a reference sentence,
+    averaged over `rank_refs` references drawn from the training set (the paper's definition); gamma
+    16 is as sharp as RankGAN's code, whose exponent sums the cosines to its 16 references. G learns
+    by policy gradient (`signal: pg`, `pg_reward` seqgan or reinforce-baseline) on rank scores.
     """
 
     family: str = ""
@@ -135,6 +142,8 @@ class ModelConfig:
     straight_through: bool = False
     pg_reward: str = "seqgan"
     rollouts: int = 16
+    rank_gamma: float = 16.0
+    rank_refs: int = 16
 
     def validate(self) -> None:
         check_choice(self.family, tuple(FAMILIES), "model.family")
@@ -161,6 +170,21 @@ class ModelConfig:
                             f"{self.g_init_std}")
         if not 0.0 <= self.d_dropout < 1.0:
             raise UserError(f"model.d_dropout must be in [0, 1), got {self.d_dropout}")
+        self._validate_rankgan()
+
+    def _validate_rankgan(self) -> None:
+        check_positive(self.rank_gamma, "model.rank_gamma")
+        check_positive(self.rank_refs, "model.rank_refs")
+        if self.family != "rankgan":
+            return
+        for key, value, why in (("signal", "pg", "its generator learns by policy gradient"),
+                                ("discriminator", "seqgan", "its ranker is SeqGAN's CNN")):
+            if getattr(self, key) != value:
+                raise UserError(f"model.family rankgan: {why}; set model.{key} to {value} "
+                                f"(got {getattr(self, key)!r})")
+        if self.pg_reward == "maligan":
+            raise UserError("model.family rankgan rewards rank scores: set model.pg_reward to seqgan or "
+                            "reinforce-baseline (maligan normalises D's binary odds)")
 
 
 def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int,
@@ -196,14 +220,15 @@ def pretrained_token_ids(vocab: Vocabulary | None, tokenizer: Tokenizer | None) 
     return [tokenizer.token_id(tok) for tok in vocab.itos]
 
 
-def build_discriminator(cfg: ModelConfig, vocab_size: int, seq_len: int) -> nn.Module:
-    """The recipe's discriminator: one logit per sequence (SeqGAN) or per representation (RelGAN)."""
+def build_discriminator(cfg: ModelConfig, vocab_size: int, seq_len: int, head: bool = True) -> nn.Module:
+    """The recipe's discriminator: one logit per sequence (SeqGAN) or per representation (RelGAN);
+    `head=False`: SeqGAN's CNN up to its features (RankGAN's ranker)."""
     filters = ({"filter_sizes": tuple(cfg.d_filter_sizes), "num_filters": tuple(cfg.d_num_filters)}
                if cfg.d_filter_sizes else {})
     d: nn.Module
     if cfg.discriminator == "seqgan":
         d = SeqGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, dropout=cfg.d_dropout,
-                                shared_highway=cfg.d_shared_highway, **filters)
+                                shared_highway=cfg.d_shared_highway, head=head, **filters)
     else:
         d = RelGANDiscriminator(vocab_size, seq_len, cfg.d_emb_dim, cfg.num_rep, dropout=cfg.d_dropout,
                                 shared_highway=cfg.d_shared_highway, **filters)
@@ -229,7 +254,7 @@ class TextGame(Game):
         self.seq_len = data.seq_len
         self.generator = build_generator(recipe.model, data.vocab_size, data.bos_id, self.seq_len,
                                          pretrained_token_ids(data.vocab, data.tokenizer))
-        self.discriminator = build_discriminator(recipe.model, data.vocab_size, self.seq_len)
+        self.discriminator = self.make_discriminator()
         self.batches = ShuffledBatches(data.train.to(device), recipe.train.batch_size, recipe.seed)
         self._train_slice = data.train[:PROBE_ROWS].to(device)
         self._heldout = data.test[:PROBE_ROWS].to(device)
@@ -250,6 +275,10 @@ class TextGame(Game):
         if self.data.oracle is not None:
             return " (BLEU needs real text; the oracle's data are scored by nll_oracle)"
         return " (data.bleu_samples is 0: set it above 1 to score BLEU)"
+
+    def make_discriminator(self) -> nn.Module:
+        """The recipe's discriminator (a family whose D is not a binary classifier overrides this)."""
+        return build_discriminator(self.model_cfg, self.data.vocab_size, self.seq_len)
 
     # ------------------------------------------------------------------ data
     def real_batch(self) -> Tensor:
