@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
+from runs import assert_same_weights, kill_and_resume
 
 from textgan.cli import main
 from textgan.config import LossConfig, OptimConfig
@@ -177,9 +177,7 @@ def test_training_time_bleu_is_textgan_evals(text_run):
 def test_sigkill_then_resume_equals_an_uninterrupted_text_run(tmp_path: Path, text_run):
     recipe, straight = text_run
     killed = tmp_path / "killed"
-    assert kill_after_first_checkpoint(recipe, killed) < 45, "the run finished before it could be killed"
-    resumed = run_cli("train", str(recipe), "--out", str(killed), "--resume")
-    assert resumed.returncode == 0, resumed.stderr
+    kill_and_resume(recipe, killed, 45)
     assert_same_weights(straight, killed)
     assert json.loads((killed / "summary.json").read_text())["nll_gen"] == \
         json.loads((straight / "summary.json").read_text())["nll_gen"]
