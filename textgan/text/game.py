@@ -49,7 +49,8 @@ D_INITS = ("default", "relgan")
 SIGNALS = ("gumbel", "pg")
 # families with a game of their own: name -> "module:class" (imported when a recipe names it);
 # "" keeps RelGAN (signal gumbel) and SeqGAN/MaliGAN (signal pg), whose games are below
-FAMILIES: dict[str, str] = {"": "", "rankgan": "textgan.text.rankgan:RankGANGame"}
+FAMILIES: dict[str, str] = {"": "", "rankgan": "textgan.text.rankgan:RankGANGame",
+                            "scratchgan": "textgan.text.scratchgan:ScratchGANGame"}
 PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
 PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
 SAMPLE_CHUNK = 1000  # rows per sampling pass in evaluation: bounds the (rows, vocab) logits
@@ -64,6 +65,7 @@ METRIC_PANELS = (
                 ("distinct_1", "distinct_2", "distinct_3", "distinct_4")),
     MetricPanel("Gumbel-softmax inverse temperature beta", ("beta",)),
     MetricPanel("policy-gradient reward, batch mean", ("reward_mean",)),
+    MetricPanel("ScratchGAN: discounted return and its moving-average baseline", ("return_mean", "baseline")),
 )
 METRIC_ROLES = MetricRoles(quality=(("nll_oracle", "min"), ("bleu_4", "max"), ("bleu_2", "max")),
                            diversity=GROUPS["distinct"], similarity=GROUPS["self_bleu"],
@@ -113,6 +115,12 @@ class ModelConfig:
     averaged over `rank_refs` references drawn from the training set (the paper's definition); gamma
     16 is as sharp as RankGAN's code, whose exponent sums the cosines to its 16 references. G learns
     by policy gradient (`signal: pg`, `pg_reward` seqgan or reinforce-baseline) on rank scores.
+    `family: scratchgan` (ScratchGAN, `textgan.text.scratchgan`): D is an LSTM scoring every prefix
+    (`d_lstm_dim` units, `d_lstm_layers` layers, Sonnet-style layer norm on its gates when
+    `d_layer_norm`, dropout `d_dropout` on its `d_emb_dim` embedding table); G learns by REINFORCE on
+    the rewards 2 sigmoid(D) - 1 of its tokens (`dense_rewards: false`: the sequence's last token only,
+    the paper's ablation), discounted by `discount`, minus a moving-average baseline of decay
+    `baseline_decay` (1: the baseline stays 0, i.e. none).
     """
 
     family: str = ""
@@ -144,6 +152,12 @@ class ModelConfig:
     rollouts: int = 16
     rank_gamma: float = 16.0
     rank_refs: int = 16
+    discount: float = 0.23
+    baseline_decay: float = 0.08
+    dense_rewards: bool = True
+    d_lstm_dim: int = 512
+    d_lstm_layers: int = 1
+    d_layer_norm: bool = True
 
     def validate(self) -> None:
         check_choice(self.family, tuple(FAMILIES), "model.family")
@@ -155,7 +169,7 @@ class ModelConfig:
         check_choice(self.d_init, D_INITS, "model.d_init")
         check_non_negative(self.temperature_horizon, "model.temperature_horizon")
         for key in ("emb_dim", "hidden_dim", "mem_slots", "num_heads", "head_size", "n_layer", "n_head",
-                    "n_embd", "d_emb_dim", "num_rep", "rollouts"):
+                    "n_embd", "d_emb_dim", "num_rep", "rollouts", "d_lstm_dim", "d_lstm_layers"):
             check_positive(getattr(self, key), f"model.{key}")
         if self.beta_max < 1:
             raise UserError("model.beta_max must be >= 1 (beta rises from 1 to beta_max), got "
@@ -170,6 +184,9 @@ class ModelConfig:
                             f"{self.g_init_std}")
         if not 0.0 <= self.d_dropout < 1.0:
             raise UserError(f"model.d_dropout must be in [0, 1), got {self.d_dropout}")
+        for key in ("discount", "baseline_decay"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise UserError(f"model.{key} must be in [0, 1], got {getattr(self, key)}")
         self._validate_rankgan()
 
     def _validate_rankgan(self) -> None:
@@ -260,6 +277,10 @@ class TextGame(Game):
         self._heldout = data.test[:PROBE_ROWS].to(device)
         self._bleu_refs: list[list[str]] | None = None
 
+    def make_discriminator(self) -> nn.Module:
+        """The recipe's CNN discriminator; a family with a D of its own overrides this."""
+        return build_discriminator(self.model_cfg, self.data.vocab_size, self.seq_len)
+
     def metric_names(self) -> set[str]:
         """The names `evaluate` reports with this recipe's data."""
         names = {"nll_gen", *GROUPS["distinct"]}
@@ -275,10 +296,6 @@ class TextGame(Game):
         if self.data.oracle is not None:
             return " (BLEU needs real text; the oracle's data are scored by nll_oracle)"
         return " (data.bleu_samples is 0: set it above 1 to score BLEU)"
-
-    def make_discriminator(self) -> nn.Module:
-        """The recipe's discriminator (a family whose D is not a binary classifier overrides this)."""
-        return build_discriminator(self.model_cfg, self.data.vocab_size, self.seq_len)
 
     # ------------------------------------------------------------------ data
     def real_batch(self) -> Tensor:
