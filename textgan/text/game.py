@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -49,7 +50,7 @@ D_INITS = ("default", "relgan")
 SIGNALS = ("gumbel", "pg")
 # families with a game of their own: name -> "module:class" (imported when a recipe names it);
 # "" keeps RelGAN (signal gumbel) and SeqGAN/MaliGAN (signal pg), whose games are below
-FAMILIES: dict[str, str] = {"": ""}
+FAMILIES: dict[str, str] = {"": "", "leakgan": "textgan.text.leakgan:LeakGANGame"}
 PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
 PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
 SAMPLE_CHUNK = 1000  # rows per sampling pass in evaluation: bounds the (rows, vocab) logits
@@ -106,6 +107,13 @@ class ModelConfig:
     `g_init_std` > 0 draws every generator parameter from N(0, g_init_std), as SeqGAN does with 0.1
     (0 keeps PyTorch's defaults, whose N(0, 1) embedding rows learn worse on the oracle: MLE
     NLL_oracle 9.48 vs 9.15 after 10 epochs); a pretrained transformer is never re-initialised.
+
+    `family: leakgan` (`textgan.text.leakgan`): a manager LSTM turns the `seqgan` discriminator's
+    leaked features into goals; a worker LSTM (`emb_dim`/`hidden_dim`, both LSTMs `hidden_dim` wide)
+    follows the sum of the last `step_size` goals through a `goal_size`-dimensional goal embedding.
+    The manager's rewards (`rollouts` Monte-Carlo completions at the end of each block of
+    `step_size` tokens) pass through LeakGAN's rescaled activation sigmoid(`leak_delta` (0.5 -
+    rank / batch)).
     """
 
     family: str = ""
@@ -135,6 +143,9 @@ class ModelConfig:
     straight_through: bool = False
     pg_reward: str = "seqgan"
     rollouts: int = 16
+    goal_size: int = 16
+    step_size: int = 4
+    leak_delta: float = 12.0
 
     def validate(self) -> None:
         check_choice(self.family, tuple(FAMILIES), "model.family")
@@ -146,7 +157,7 @@ class ModelConfig:
         check_choice(self.d_init, D_INITS, "model.d_init")
         check_non_negative(self.temperature_horizon, "model.temperature_horizon")
         for key in ("emb_dim", "hidden_dim", "mem_slots", "num_heads", "head_size", "n_layer", "n_head",
-                    "n_embd", "d_emb_dim", "num_rep", "rollouts"):
+                    "n_embd", "d_emb_dim", "num_rep", "rollouts", "goal_size", "step_size"):
             check_positive(getattr(self, key), f"model.{key}")
         if self.beta_max < 1:
             raise UserError("model.beta_max must be >= 1 (beta rises from 1 to beta_max), got "
@@ -161,12 +172,20 @@ class ModelConfig:
                             f"{self.g_init_std}")
         if not 0.0 <= self.d_dropout < 1.0:
             raise UserError(f"model.d_dropout must be in [0, 1), got {self.d_dropout}")
+        if self.family == "leakgan" and self.discriminator != "seqgan":
+            raise UserError("model.family leakgan leaks the features of the seqgan discriminator: set "
+                            f"model.discriminator to seqgan (got {self.discriminator!r})")
+        if not self.leak_delta > 0:
+            raise UserError(f"model.leak_delta must be > 0, got {self.leak_delta}")
 
 
 def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int,
                     token_ids: list[int | None] | None = None) -> TextGenerator:
     """The recipe's generator over `vocab_size` tokens for sequences of `seq_len`; `token_ids` (the
     pretrained tokenizer's id of each vocabulary entry) maps a pretrained model's embeddings."""
+    family = family_module(cfg.family)
+    if hasattr(family, "build_generator"):
+        return family.build_generator(cfg, vocab_size, bos_id, seq_len)
     if cfg.pretrained:
         if token_ids is None or len(token_ids) != vocab_size:
             raise UserError("model.pretrained needs data.tokenizer: pretrained (the model's own pieces)")
@@ -181,11 +200,21 @@ def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int
     else:
         generator = TransformerGenerator.from_config(vocab_size, cfg.n_layer, cfg.n_head, cfg.n_embd, seq_len,
                                                      bos_id=bos_id)
-    if cfg.g_init_std:
+    init_normal(generator, cfg.g_init_std)
+    return generator
+
+
+def init_normal(generator: nn.Module, std: float) -> None:
+    """`model.g_init_std`: every parameter from N(0, std) (SeqGAN's and LeakGAN's 0.1); 0 leaves them."""
+    if std:
         with torch.no_grad():
             for param in generator.parameters():
-                param.normal_(0.0, cfg.g_init_std)
-    return generator
+                param.normal_(0.0, std)
+
+
+def family_module(family: str) -> ModuleType | None:
+    """The module of a `model.family` with a game of its own (None for the games of this module)."""
+    return importlib.import_module(FAMILIES[family].split(":")[0]) if FAMILIES.get(family) else None
 
 
 def pretrained_token_ids(vocab: Vocabulary | None, tokenizer: Tokenizer | None) -> list[int | None] | None:
@@ -229,11 +258,15 @@ class TextGame(Game):
         self.seq_len = data.seq_len
         self.generator = build_generator(recipe.model, data.vocab_size, data.bos_id, self.seq_len,
                                          pretrained_token_ids(data.vocab, data.tokenizer))
-        self.discriminator = build_discriminator(recipe.model, data.vocab_size, self.seq_len)
+        self.discriminator = self._build_discriminator()
         self.batches = ShuffledBatches(data.train.to(device), recipe.train.batch_size, recipe.seed)
         self._train_slice = data.train[:PROBE_ROWS].to(device)
         self._heldout = data.test[:PROBE_ROWS].to(device)
         self._bleu_refs: list[list[str]] | None = None
+
+    def _build_discriminator(self) -> nn.Module:
+        """The recipe's discriminator (a family whose generator reads its own D returns that one)."""
+        return build_discriminator(self.model_cfg, self.data.vocab_size, self.seq_len)
 
     def metric_names(self) -> set[str]:
         """The names `evaluate` reports with this recipe's data."""
@@ -394,7 +427,7 @@ def build_game(recipe: Recipe, device: torch.device) -> TextGame:
     if dist.is_main():
         print(data.report, file=sys.stderr)
     game_cls: type[TextGame] = GumbelGame if recipe.model.signal == "gumbel" else PolicyGradientGame
-    if recipe.model.family:
-        module, name = FAMILIES[recipe.model.family].split(":")
-        game_cls = getattr(importlib.import_module(module), name)
+    family = family_module(recipe.model.family)
+    if family is not None:
+        game_cls = getattr(family, FAMILIES[recipe.model.family].split(":")[1])
     return game_cls(recipe, device, data)
