@@ -16,7 +16,9 @@ from textgan.cli import main
 from textgan.config import LossConfig
 from textgan.core.objective import Objective
 from textgan.errors import UserError
-from textgan.games import recipe_from_dict
+from textgan.games import load_recipe, recipe_from_dict
+from textgan.storage import RECIPES_DIR
+from textgan.text import game as text_game
 from textgan.text import leakgan
 from textgan.text.game import build_game
 from textgan.text.signals import mc_rollout_rewards
@@ -190,6 +192,24 @@ def test_bad_leakgan_recipes_are_refused():
         leak_game(discriminator="relgan")
     with pytest.raises(UserError, match="step_size"):
         leak_game(step_size=T)
+
+
+@pytest.mark.parametrize("name,seq_len", [("leakgan_oracle", 20), ("leakgan_oracle40", 40),
+                                           ("leakgan_coco", 20)])
+def test_the_bundled_recipes_are_leakgan_games(name, seq_len):
+    recipe = load_recipe(RECIPES_DIR / f"{name}.yaml")
+    assert recipe.model.family == "leakgan" and (recipe.model.goal_size, recipe.model.step_size) == (16, 4)
+    assert recipe.train.mle_every and recipe.model.rollouts == 4
+    if recipe.data.source == "oracle":
+        assert recipe.data.seq_len == seq_len
+
+
+def test_the_doctors_remedy_for_collapse_is_a_policy_gradients():
+    config = {"model": {"family": "leakgan", "signal": "gumbel", "beta_max": 1.0},
+              "optim_g": {"lr": 1e-3}, "optim_d": {"lr": 5e-5}}
+    changes = text_game.doctor_changes("mode_collapse", config)
+    assert [(c.key, c.new) for c in changes] == [("optim_g.lr", 5e-4), ("optim_d.lr", 2.5e-5)]
+    assert text_game.doctor_changes("d_overfitting", config) == []
 
 
 # ---------------------------------------------------------------- through the command line

@@ -74,7 +74,10 @@ METRIC_ROLES = MetricRoles(quality=(("nll_oracle", "min"), ("bleu_4", "max"), ("
 def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
     """The text game's own remedy for collapse: under Gumbel-softmax a larger maximum inverse
     temperature (RelGAN: the larger beta_max, the more diverse the samples); under policy gradient,
-    smaller steps for both players."""
+    smaller steps for both players. A family with a game of its own may give its own remedies."""
+    family = family_module(get(config, "model.family") or "")
+    if hasattr(family, "doctor_changes"):
+        return family.doctor_changes(pitfall, config)
     if pitfall != "mode_collapse":
         return []
     if get(config, "model.signal") == "gumbel":

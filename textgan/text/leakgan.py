@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from textgan.config import Recipe
 from textgan.core.objective import Objective
+from textgan.doctor.remedies import Change, scaled_lrs
 from textgan.errors import UserError
 from textgan.text.data import TextData
 from textgan.text.discriminators import SeqGANDiscriminator
@@ -188,6 +189,12 @@ class LeakGANGenerator(LinearOutputGenerator):
         summed = torch.where(new_block, 0.0, summed)
         h_w, c_w = lstm_cell(self.worker, self.embedding(prev_tokens), h_w, c_w)
         return self._combine(h_w, goal), (h_w, c_w, h_m, c_m, goal, summed, prefix, length + 1)
+
+
+def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
+    """LeakGAN learns by policy gradient whatever `model.signal` says: against collapse, smaller steps
+    for both players."""
+    return scaled_lrs(config, 0.5, "smaller policy-gradient steps") if pitfall == "mode_collapse" else []
 
 
 def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int) -> LeakGANGenerator:
