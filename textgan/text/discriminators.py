@@ -111,23 +111,29 @@ class SeqGANDiscriminator(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(dim, 1) if head else None
 
-    def _head(self, pooled: Tensor) -> Tensor:
-        features = self.dropout(self.highway(pooled))
+    def _head(self, features: Tensor) -> Tensor:
+        features = self.dropout(features)
         return features if self.out is None else self.out(features).squeeze(-1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def features(self, x: Tensor) -> Tensor:
+        """The feature layer under the output (B, sum of maps): the highway's output on the pooled
+        convolutions, before dropout. LeakGAN leaks it to the generator."""
         e = embed(self.embedding, x)  # (B, T, E)
         # Each convolution is one matmul of its windows (B, L, E * width) by the flattened filters: on
         # CPU, forward and backward, faster than nn.Conv1d for these short sequences. The max over
         # time comes before the bias and the ReLU: the same value, on a T-times smaller tensor.
         pooled = [(_windows(e, conv.kernel_size[0]) @ conv.weight.flatten(1).t()).amax(1) + conv.bias
                   for conv in self.convs]
-        return self._head(torch.cat(pooled, dim=1).relu())
+        return self.highway(torch.cat(pooled, dim=1).relu())
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._head(self.features(x))
 
     @torch.no_grad()
-    def scorer(self) -> Callable[[Tensor], Tensor]:
+    def scorer(self, features: bool = False) -> Callable[[Tensor], Tensor]:
         """An eval-mode scorer of token ids (N, T) -> logits (N,) (features (N, F) with `head=False`),
-        valid while D's weights are unchanged.
+        valid while D's weights are unchanged; `features=True` gives the feature layer (N, F) instead
+        (`features`, as LeakGAN leaks it).
 
         Each filter offset's response to each vocabulary token is tabulated once (V x sum(width x
         maps) floats: 250 MB for V = 5000 and SeqGAN's filters), so a convolution becomes a sum of
@@ -150,7 +156,8 @@ class SeqGANDiscriminator(nn.Module):
                 resp = F.embedding_bag(idx.reshape(-1, width), table, mode="sum")
                 pooled.append(resp.view(len(tokens), -1, resp.shape[1]).amax(1) + bias)
             with _eval_mode(self):
-                return self._head(torch.cat(pooled, dim=1).relu())
+                h = self.highway(torch.cat(pooled, dim=1).relu())
+                return h if features else self._head(h)
 
         return score
 

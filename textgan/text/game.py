@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -49,7 +50,8 @@ D_INITS = ("default", "relgan")
 SIGNALS = ("gumbel", "pg")
 # families with a game of their own: name -> "module:class" (imported when a recipe names it);
 # "" keeps RelGAN (signal gumbel) and SeqGAN/MaliGAN (signal pg), whose games are below
-FAMILIES: dict[str, str] = {"": "", "rankgan": "textgan.text.rankgan:RankGANGame",
+FAMILIES: dict[str, str] = {"": "", "leakgan": "textgan.text.leakgan:LeakGANGame",
+                            "rankgan": "textgan.text.rankgan:RankGANGame",
                             "scratchgan": "textgan.text.scratchgan:ScratchGANGame"}
 PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
 PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
@@ -75,7 +77,10 @@ METRIC_ROLES = MetricRoles(quality=(("nll_oracle", "min"), ("bleu_4", "max"), ("
 def doctor_changes(pitfall: str, config: dict[str, Any]) -> list[Change]:
     """The text game's own remedy for collapse: under Gumbel-softmax a larger maximum inverse
     temperature (RelGAN: the larger beta_max, the more diverse the samples); under policy gradient,
-    smaller steps for both players."""
+    smaller steps for both players. A family with a game of its own may give its own remedies."""
+    family = family_module(get(config, "model.family") or "")
+    if hasattr(family, "doctor_changes"):
+        return family.doctor_changes(pitfall, config)
     if pitfall != "mode_collapse":
         return []
     if get(config, "model.signal") == "gumbel":
@@ -121,6 +126,12 @@ class ModelConfig:
     the rewards 2 sigmoid(D) - 1 of its tokens (`dense_rewards: false`: the sequence's last token only,
     the paper's ablation), discounted by `discount`, minus a moving-average baseline of decay
     `baseline_decay` (1: the baseline stays 0, i.e. none).
+    `family: leakgan` (`textgan.text.leakgan`): a manager LSTM turns the `seqgan` discriminator's
+    leaked features into goals; a worker LSTM (`emb_dim`/`hidden_dim`, both LSTMs `hidden_dim` wide)
+    follows the sum of the last `step_size` goals through a `goal_size`-dimensional goal embedding.
+    The manager's rewards (`rollouts` Monte-Carlo completions at the end of each block of
+    `step_size` tokens) pass through LeakGAN's rescaled activation sigmoid(`leak_delta` (0.5 -
+    rank / batch)).
     """
 
     family: str = ""
@@ -158,6 +169,9 @@ class ModelConfig:
     d_lstm_dim: int = 512
     d_lstm_layers: int = 1
     d_layer_norm: bool = True
+    goal_size: int = 16
+    step_size: int = 4
+    leak_delta: float = 12.0
 
     def validate(self) -> None:
         check_choice(self.family, tuple(FAMILIES), "model.family")
@@ -169,7 +183,8 @@ class ModelConfig:
         check_choice(self.d_init, D_INITS, "model.d_init")
         check_non_negative(self.temperature_horizon, "model.temperature_horizon")
         for key in ("emb_dim", "hidden_dim", "mem_slots", "num_heads", "head_size", "n_layer", "n_head",
-                    "n_embd", "d_emb_dim", "num_rep", "rollouts", "d_lstm_dim", "d_lstm_layers"):
+                    "n_embd", "d_emb_dim", "num_rep", "rollouts", "d_lstm_dim", "d_lstm_layers", "goal_size",
+                    "step_size"):
             check_positive(getattr(self, key), f"model.{key}")
         if self.beta_max < 1:
             raise UserError("model.beta_max must be >= 1 (beta rises from 1 to beta_max), got "
@@ -184,6 +199,11 @@ class ModelConfig:
                             f"{self.g_init_std}")
         if not 0.0 <= self.d_dropout < 1.0:
             raise UserError(f"model.d_dropout must be in [0, 1), got {self.d_dropout}")
+        if self.family == "leakgan" and self.discriminator != "seqgan":
+            raise UserError("model.family leakgan leaks the features of the seqgan discriminator: set "
+                            f"model.discriminator to seqgan (got {self.discriminator!r})")
+        if not self.leak_delta > 0:
+            raise UserError(f"model.leak_delta must be > 0, got {self.leak_delta}")
         for key in ("discount", "baseline_decay"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise UserError(f"model.{key} must be in [0, 1], got {getattr(self, key)}")
@@ -208,6 +228,9 @@ def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int
                     token_ids: list[int | None] | None = None) -> TextGenerator:
     """The recipe's generator over `vocab_size` tokens for sequences of `seq_len`; `token_ids` (the
     pretrained tokenizer's id of each vocabulary entry) maps a pretrained model's embeddings."""
+    family = family_module(cfg.family)
+    if hasattr(family, "build_generator"):
+        return family.build_generator(cfg, vocab_size, bos_id, seq_len)
     if cfg.pretrained:
         if token_ids is None or len(token_ids) != vocab_size:
             raise UserError("model.pretrained needs data.tokenizer: pretrained (the model's own pieces)")
@@ -222,11 +245,21 @@ def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int
     else:
         generator = TransformerGenerator.from_config(vocab_size, cfg.n_layer, cfg.n_head, cfg.n_embd, seq_len,
                                                      bos_id=bos_id)
-    if cfg.g_init_std:
+    init_normal(generator, cfg.g_init_std)
+    return generator
+
+
+def init_normal(generator: nn.Module, std: float) -> None:
+    """`model.g_init_std`: every parameter from N(0, std) (SeqGAN's and LeakGAN's 0.1); 0 leaves them."""
+    if std:
         with torch.no_grad():
             for param in generator.parameters():
-                param.normal_(0.0, cfg.g_init_std)
-    return generator
+                param.normal_(0.0, std)
+
+
+def family_module(family: str) -> ModuleType | None:
+    """The module of a `model.family` with a game of its own (None for the games of this module)."""
+    return importlib.import_module(FAMILIES[family].split(":")[0]) if FAMILIES.get(family) else None
 
 
 def pretrained_token_ids(vocab: Vocabulary | None, tokenizer: Tokenizer | None) -> list[int | None] | None:
@@ -278,7 +311,8 @@ class TextGame(Game):
         self._bleu_refs: list[list[str]] | None = None
 
     def make_discriminator(self) -> nn.Module:
-        """The recipe's CNN discriminator; a family with a D of its own overrides this."""
+        """The recipe's CNN discriminator; a family with a D of its own (or whose generator reads its
+        own D) overrides this."""
         return build_discriminator(self.model_cfg, self.data.vocab_size, self.seq_len)
 
     def metric_names(self) -> set[str]:
@@ -440,7 +474,7 @@ def build_game(recipe: Recipe, device: torch.device) -> TextGame:
     if dist.is_main():
         print(data.report, file=sys.stderr)
     game_cls: type[TextGame] = GumbelGame if recipe.model.signal == "gumbel" else PolicyGradientGame
-    if recipe.model.family:
-        module, name = FAMILIES[recipe.model.family].split(":")
-        game_cls = getattr(importlib.import_module(module), name)
+    family = family_module(recipe.model.family)
+    if family is not None:
+        game_cls = getattr(family, FAMILIES[recipe.model.family].split(":")[1])
     return game_cls(recipe, device, data)

@@ -208,8 +208,12 @@ class LinearOutputGenerator(TextGenerator):
         return self.out(self.features(tokens))
 
     def log_probs(self, tokens: Tensor) -> Tensor:
-        nll = cpu_kernels.linear_cross_entropy(self.features(tokens).flatten(0, 1), self.out.weight,
-                                               self.out.bias, tokens.flatten())
+        return self.log_probs_of(self.features(tokens), tokens)
+
+    def log_probs_of(self, features: Tensor, tokens: Tensor) -> Tensor:
+        """Per-token log-probabilities (B, T) of `tokens` given their teacher-forced `features` (B, T, H)."""
+        nll = cpu_kernels.linear_cross_entropy(features.flatten(0, 1), self.out.weight, self.out.bias,
+                                               tokens.flatten())
         return -nll.view_as(tokens)
 
     def step(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
@@ -244,14 +248,17 @@ class LSTMGenerator(LinearOutputGenerator):
         return h, torch.zeros_like(h)
 
     def step_features(self, prev_tokens: Tensor, state: State) -> tuple[Tensor, State]:
-        h, c = state
-        lstm = self.lstm
-        gates = (F.linear(self.embedding(prev_tokens), lstm.weight_ih_l0, lstm.bias_ih_l0)
-                 + F.linear(h, lstm.weight_hh_l0, lstm.bias_hh_l0))
-        i, f, g, o = gates.chunk(4, dim=-1)  # PyTorch's gate order
-        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-        h = o.sigmoid() * c.tanh()
+        h, c = lstm_cell(self.lstm, self.embedding(prev_tokens), *state)
         return h, (h, c)
+
+
+def lstm_cell(lstm: nn.LSTM, x: Tensor, h: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """One step of a one-layer `nn.LSTM` on input x (B, I) from state (h, c): the new (h, c), with
+    the same weights the fused teacher-forced pass uses."""
+    gates = F.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0) + F.linear(h, lstm.weight_hh_l0, lstm.bias_hh_l0)
+    i, f, g, o = gates.chunk(4, dim=-1)  # PyTorch's gate order
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
 
 
 class _BlockNorm(nn.Module):

@@ -84,6 +84,8 @@ def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "c
                                 pretrained_token_ids(vocab, tokenizer))
     generator.load_state_dict(state["ema"] or state["generator"])
     generator.to(device).eval()
+    if hasattr(generator, "load_discriminator"):  # LeakGAN's generator reads D's features as it samples
+        generator.load_discriminator(state["discriminator"])
     return RunGenerator(recipe, generator, signature, vocab, tokenizer)
 
 

@@ -47,14 +47,16 @@ def temperature(step: int, horizon: int, beta_max: float, schedule: str) -> floa
 def mc_rollout_rewards(generator: TextGenerator, samples: Tensor,
                        discriminator_fn: Callable[[Tensor], Tensor], num_rollouts: int = 16, *,
                        rollout_generator: TextGenerator | None = None, max_rows: int = 1024,
-                       rng: torch.Generator | None = None) -> Tensor:
+                       rng: torch.Generator | None = None, stride: int = 1) -> Tensor:
     """SeqGAN's rewards (B, T): rewards[b, t] scores token t of sample b.
 
     For t < T-1 it is the mean, over `num_rollouts` completions of the prefix samples[b, :t+1] by the
     generator, of sigmoid(D) on the completed sequence; for t = T-1 it is sigmoid(D) on the sample.
     `discriminator_fn` maps token ids (N, T) to one logit per sequence; give it D in eval mode
     (SeqGAN scores without dropout), e.g. `SeqGANDiscriminator.scorer()`. `rollout_generator`
-    completes the prefixes instead of `generator` (SeqGAN uses a delayed copy of G).
+    completes the prefixes instead of `generator` (SeqGAN uses a delayed copy of G). With `stride`
+    s > 1 only the prefixes of lengths s, 2s, ... below T are completed (LeakGAN's rewards, one per
+    block of s tokens): rewards (B, ceil(T / s)), the last column again sigmoid(D) on the sample.
 
     One pass over the samples gives the logits and state after every prefix; the completions of as
     many prefix lengths as `max_rows` allows then run in lockstep as one batch (a prefix's rows join
@@ -64,31 +66,31 @@ def mc_rollout_rewards(generator: TextGenerator, samples: Tensor,
     model = rollout_generator or generator
     b, t_len = samples.shape
     r = num_rollouts
-    # the logits for token p and the state after feeding token p-1, for p = 1 .. T-1
-    first_logits, states = [], []
+    lengths = range(stride, t_len, stride)
+    # for each prefix length p: the logits for token p and the state after feeding token p-1
+    first_logits, states = {}, {}
     prev, state = model.bos(b), model.init_state(b)
     for p in range(t_len):
         logits, state = model.step(prev, state)
         prev = samples[:, p]
-        if p:
-            first_logits.append(logits)
-            states.append(state)
+        if p in lengths:
+            first_logits[p], states[p] = logits, state
 
     def reward(x: Tensor) -> Tensor:
         return torch.cat([discriminator_fn(chunk).float().sigmoid() for chunk in x.split(max_rows)])
 
     per_group = max(1, max_rows // (b * r))
     q = []
-    for start in range(1, t_len, per_group):
-        prefixes = range(start, min(start + per_group, t_len))
+    for start in range(0, len(lengths), per_group):
+        prefixes = lengths[start : start + per_group]
         completed = _complete(model, samples, first_logits, states, prefixes, r, max_rows, rng)
         q.append(reward(completed).view(len(prefixes), b, r).mean(-1))
     q.append(reward(samples)[None])
     return torch.cat(q).T.contiguous()
 
 
-def _complete(model: TextGenerator, samples: Tensor, first_logits: list[Tensor],
-              states: list[tuple[Tensor, ...]], prefixes: range, r: int, max_rows: int,
+def _complete(model: TextGenerator, samples: Tensor, first_logits: dict[int, Tensor],
+              states: dict[int, tuple[Tensor, ...]], prefixes: range, r: int, max_rows: int,
               rng: torch.Generator | None) -> Tensor:
     """r completions of every prefix length in `prefixes`, rows ordered (prefix, sample, rollout)."""
     t_len = samples.shape[1]
@@ -96,8 +98,8 @@ def _complete(model: TextGenerator, samples: Tensor, first_logits: list[Tensor],
     tokens = state = None
     for clock in range(prefixes[0], t_len):
         if clock in prefixes:  # this prefix length joins: r draws from its shared first logits
-            new = sample_logits(first_logits[clock - 1], num_samples=r, generator=rng).flatten()
-            new_state = model.repeat_state(states[clock - 1], r)
+            new = sample_logits(first_logits[clock], num_samples=r, generator=rng).flatten()
+            new_state = model.repeat_state(states[clock], r)
             tokens = new if tokens is None else torch.cat([tokens, new])
             state = new_state if state is None else model.cat_states([state, new_state])
         out[: len(tokens), clock] = tokens
