@@ -59,6 +59,7 @@ class Setup:
     dataset: str = ""
     trajectory: tuple[str, ...] = field(default=("nll_oracle", "nll_gen"))
     variants: dict[str, list[str]] = field(default_factory=dict)  # a stage's settings beside its recipe's
+    diversity: tuple[str, ...] = ()  # sweep columns shown beside the frontier's, and MLE's at equal x
 
     @property
     def gans(self) -> list[str]:
@@ -83,7 +84,7 @@ SETUPS = {
         published={"mle": 9.038, "seqgan": 8.736, "relgan_small": 6.680},
         published_source={"mle": "MLE published", "seqgan": "SeqGAN published",
                           "relgan_small": "RelGAN(100) published, paper-sized G"},
-        published_metric="nll_oracle", dataset="seqgan-oracle"),
+        published_metric="nll_oracle", dataset="seqgan-oracle", diversity=("distinct_2", "distinct_4")),
     "coco": Setup(
         recipes={"mle": "mle_coco", "seqgan": "seqgan_coco", "relgan_small": "relgan_coco_small"},
         quick={
@@ -157,7 +158,8 @@ def sweep(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) 
     temperatures, n = (QUICK_TEMPERATURES, setup.quick_n) if quick else (setup.temperatures, setup.n)
     if rows_file.is_file():
         rows = json.loads(rows_file.read_text())
-        if [r["temperature"] for r in rows] == list(temperatures):
+        swept = [r["temperature"] for r in rows] == list(temperatures)
+        if swept and all(k in rows[0] for k in setup.diversity):  # else swept before they were measured
             return rows
     cmd = [sys.executable, "-m", "textgan", "sweep", str(out / name), "--n", str(n),
            "--temperatures", ",".join(f"{t:g}" for t in temperatures)]
@@ -214,6 +216,24 @@ def mle_at(mle_rows: list[dict[str, float]], x: str, y: str, at: float) -> float
     if not xs[0] <= at <= xs[-1]:
         return None
     return float(np.interp(at, xs, [p[1] for p in points]))
+
+
+def sweep_table(setup: Setup, frontiers: dict[str, list[dict[str, float]]]) -> list[str]:
+    """The frontier rows as a Markdown table: each GAN point beside MLE's curve at the same diversity
+    (its `y` and its diversity columns there), so a gain bought by collapse shows in the same row."""
+    columns = [k for pair in setup.frontiers for k in pair] + list(setup.diversity)
+    x0, y0 = setup.frontiers[0]
+    beside = [y0, *setup.diversity]
+    lines = ["| model | T | " + " | ".join(columns) + f" | MLE's {' / '.join(beside)} at that {x0} | "
+             f"{y0} difference |", "|---|---|" + "---|" * (len(columns) + 2)]
+    for name, rows in frontiers.items():
+        for r in rows:
+            mle = [mle_at(frontiers["mle"], x0, k, r[x0]) for k in beside] if name != "mle" else [None]
+            gap = ("- | -" if mle[0] is None else
+                   " / ".join(f"{v:.3f}" for v in mle) + f" | {r[y0] - mle[0]:+.3f}")
+            lines.append(f"| {name} | {r['temperature']:g} | " + " | ".join(f"{r[k]:.3f}" for k in columns)
+                         + f" | {gap} |")
+    return lines
 
 
 def _shown(point: dict[str, float], setup: Setup) -> str:
@@ -298,17 +318,7 @@ def main() -> None:
                              f"{setup.published_source[name]}: {setup.published[name]:g}")
                       for name in frontiers if name in setup.published})
     wall = time.perf_counter() - started
-    columns = [k for pair in setup.frontiers for k in pair]
-    x0, y0 = setup.frontiers[0]
-    sweep_rows = ["| model | T | " + " | ".join(columns) + f" | MLE's {y0} at that {x0} | difference |",
-                  "|---|---|" + "---|" * (len(columns) + 2)]
-    for name, rows in frontiers.items():
-        for r in rows:
-            mle = mle_at(frontiers["mle"], x0, y0, r[x0]) if name != "mle" else None
-            gap = "- | -" if mle is None else f"{mle:.3f} | {r[y0] - mle:+.3f}"
-            sweep_rows.append(f"| {name} | {r['temperature']:g} | "
-                              + " | ".join(f"{r[k]:.3f}" for k in columns)
-                              + f" | {gap} |")
+    sweep_rows = sweep_table(setup, frontiers)
     n = setup.quick_n if args.quick else setup.n
     body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; "
             f"runs in {out}; {args.threads} torch threads (the GANs side by side, "

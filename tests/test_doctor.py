@@ -104,6 +104,16 @@ def test_a_new_phase_is_not_a_gradient_spike():
     assert "exploding_gradient" in pitfalls(records)  # one phase: the same jump is a spike
 
 
+def test_a_jump_from_vanished_gradients_is_not_an_explosion():
+    """A saturated D's gradients fall from about 1 to 1e-5; a jump to 4e-3 is 400x their median but a
+    fraction of a percent of their usual size (a RelGAN run on the oracle logged this)."""
+    records = history(grad_norm_d=lambda i: 1.0 if i < 40 else 1e-5)
+    records[70]["grad_norm_d"] = 4e-3
+    assert "exploding_gradient" not in pitfalls(records)
+    records[70]["grad_norm_d"] = 60.0  # far above the usual size: an explosion
+    assert "exploding_gradient" in pitfalls(records)
+
+
 def test_exploding_gradient_absolute_ceiling():
     records = history(grad_norm_g=lambda i: 2e5)
     assert "exploding_gradient" in pitfalls(records)

@@ -64,6 +64,18 @@ def test_rows_match_the_metrics_and_low_temperature_collapses(setup, tmp_path):
     assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_oracle_rows_carry_the_distinct_n_of_the_sampled_ids(setup):
+    g, oracle, test = setup
+    rows = sweep(g, [0.7], 40, T, test, pad_id=None, oracle=oracle,
+                 row_tokens=lambda s: [[str(i) for i in row] for row in s.tolist()])
+    assert set(rows[0]) == {"temperature", "nll_gen", "nll_oracle", "distinct_2", "distinct_4"}
+    torch.manual_seed(0)
+    samples = g.sample(40, T, temperature=0.7).tolist()
+    for n in (2, 4):
+        grams = [tuple(row[i:i + n]) for row in samples for i in range(T - n + 1)]
+        assert rows[0][f"distinct_{n}"] == pytest.approx(len(set(grams)) / len(grams))
+
+
 def test_bad_temperatures_are_user_errors(setup):
     g, _, test = setup
     with pytest.raises(UserError, match="> 0"):
@@ -116,7 +128,8 @@ def test_sweep_of_a_text_run_writes_table_rows_and_plot(runs, capsys):
 def test_sweep_of_an_oracle_run_scores_nll_oracle_into_out(runs, tmp_path, capsys):
     assert main(["sweep", str(runs["oracle"]), "--temperatures", "0.5,1", "--out", str(tmp_path / "o")]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["temperature", "nll_gen", "nll_oracle"] and len(table) == 3
+    assert table[0].split() == ["temperature", "nll_gen", "nll_oracle", "distinct_2", "distinct_4"]
+    assert len(table) == 3
     assert {p.name for p in (tmp_path / "o").iterdir()} == {"sweep.txt", "sweep.json", "sweep.png"}
     assert not (runs["oracle"] / "sweep").exists()
 

@@ -64,11 +64,13 @@ def sweep(
     lm: LSTMLanguageModel | None = None,
     reverse_lm: bool = False,
     seed: int = 0,
+    row_tokens: Callable[[Tensor], list[list[str]]] | None = None,
 ) -> list[dict[str, float]]:
     """One row per temperature: `temperature`, `nll_gen` (tempered model on `test_tokens`, padding
     excluded), `nll_oracle` (with an oracle), `bleu_n` and `self_bleu_n` for n in `orders` and
     `distinct_n` for n in `distinct_orders` (with `decode`, `references` and `tokenize`: real text;
-    every sample against every reference, Self-BLEU leave-one-out), `lm_score` (the samples under `lm`,
+    every sample against every reference, Self-BLEU leave-one-out; with `row_tokens` instead, the
+    samples' token strings, distinct-n alone: the oracle's ids), `lm_score` (the samples under `lm`,
     an LM trained on real training rows) and `reverse_lm_score` (with `reverse_lm`: `test_tokens`
     under an LM trained on the samples). Samples are drawn with the same seed at every T."""
     if not temperatures:
@@ -77,8 +79,8 @@ def sweep(
         if not t > 0:
             raise UserError(f"temperatures must be > 0, got {t}")
     text = decode is not None and references is not None and tokenize is not None
-    metrics = [f"{kind}_{n}" for kind in ("bleu", "self_bleu") for n in orders]
-    metrics += [f"distinct_{n}" for n in distinct_orders]
+    distinct = [f"distinct_{n}" for n in distinct_orders]
+    metrics = [f"{kind}_{n}" for kind in ("bleu", "self_bleu") for n in orders] + distinct
     reference_tokens = [tokenize(r) for r in references] if text else None
     rows = []
     was_training = generator.training
@@ -95,6 +97,8 @@ def sweep(
                 row["nll_oracle"] = nll_oracle(oracle, samples)
             if text:
                 row |= evaluate_tokens([tokenize(s) for s in decode(samples)], reference_tokens, metrics)
+            elif row_tokens is not None:
+                row |= evaluate_tokens(row_tokens(samples), metrics=distinct)
             if lm is not None:
                 row["lm_score"] = mean_nll(lm, samples, pad_id)
             if reverse_lm:

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from textgan.errors import UserError
 
@@ -97,7 +98,7 @@ def sweep_run(run_dir: Path, temperatures: list[float], n: int | None = None, ch
         raise UserError(f"the data of {run_dir} is not what it was trained on (its recipe's data now gives "
                         f"another vocabulary or oracle); cannot score its generator on it")
     test = data.test[: cfg.n_eval_test] if cfg.n_eval_test else data.test
-    text = {}
+    text: dict[str, Any] = {"row_tokens": data.tokens}
     if data.oracle is None:
         text = {"decode": run.decode, "references": data.reference_lines(),
                 "tokenize": WordTokenizer(lowercase=True).tokenize}

@@ -8,7 +8,7 @@ section (`textgan.config.DoctorConfig`); windows count logged records.
 | pitfall | fires when |
 |---|---|
 | `non_finite` | a logged loss or gradient norm is NaN/inf (always critical) |
-| `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records of the same phase (MLE pre-training, D pre-training, adversarial), or `grad_max`; critical when it exceeds `grad_max`, non-finite values follow, or `grad_spikes` spikes come within a `window` (an isolated spike the run recovers from is a warning) |
+| `exploding_gradient` | a gradient norm exceeds `grad_spike` × the median of the previous `window` records of the same phase (MLE pre-training, D pre-training, adversarial) and a tenth of that phase's largest such median, or `grad_max`; critical when it exceeds `grad_max`, non-finite values follow, or `grad_spikes` spikes come within a `window` (an isolated spike the run recovers from is a warning) |
 | `vanishing_gradient` | D's accuracy on reals and on fakes ≥ `d_acc_saturated` and G's gradient norm ≤ `vanish_ratio` × its peak, in `min_fraction` of a `window` |
 | `mode_collapse` | a diversity metric (the game's `diversity` role: modes covered, distinct-n) falls `collapse_drop` (relative) below its baseline, a similarity metric (Self-BLEU) rises `self_bleu_rise` above it, or a spread metric (domain FID) rises `collapse_drop` above it, at two consecutive evaluations and, for n-gram metrics logged at several orders, in at least two orders at once; the baseline is the value at the end of generator pre-training (step 0 of a run started from another's generator; earlier evaluations are not judged), or the best so far in a run without pre-training; or the mode KL (`mode_kl`) ≥ `collapse_mode_kl` with at least one mode covered and no longer falling (above 90% of its earlier low: a G still spreading out early in training is not collapsed); a drop in a diversity metric counts only while the game's fraction of good samples (`high_quality_fraction`) is ≥ `collapse_min_quality` (mode counts of poor samples are noise) |
 | `d_overfitting` | D's mean logit on the training slice exceeds that on held-out reals by `overfit_gap` and by half their mean magnitude (records whose mean logits exceed `SANE_LOGIT` in magnitude, a blown-up D, do not count), or r_t (mean sign of D) on the training slice exceeds r_t on held-out reals by `overfit_rt_gap`, in `min_fraction` of a `window` |
@@ -37,6 +37,9 @@ PITFALLS = ("non_finite", "exploding_gradient", "vanishing_gradient", "d_overfit
             "mode_collapse", "g_underfitting")
 SEVERITIES = ("critical", "warning", "info")
 SANE_LOGIT = 50.0  # |D logit| beyond this is a blown-up D (sigmoid saturated), not an over-fitting signal
+# a spike must reach this fraction of the phase's largest typical norm: a jump from gradients that
+# have all but vanished (a saturated D's 1e-5) to a still tiny norm is noise, not an explosion
+SPIKE_FLOOR = 0.1
 
 
 @dataclass
@@ -169,11 +172,15 @@ def detect_exploding_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
     for key in (schema.GRAD_NORM_G, schema.GRAD_NORM_D):
         values = h.column(key)
         median = np.full(len(values), np.nan)  # a phase's gradients are judged against that phase's only
+        floor = np.zeros(len(values))
         for phase in np.unique(phases):
             rows = np.flatnonzero(phases == phase)
             median[rows] = trailing_median(values[rows], cfg.window)
+            if np.isfinite(median[rows]).any():
+                floor[rows] = SPIKE_FLOOR * np.nanmax(median[rows])
         spike = np.isfinite(values) & ((values > cfg.grad_max)
-                                       | ((median > 0) & (values > cfg.grad_spike * median)))
+                                       | ((median > 0) & (values > cfg.grad_spike * median)
+                                          & (values >= floor)))
         hits.extend((int(i), key, float(values[i]), float(median[i])) for i in np.flatnonzero(spike))
     if not hits:
         return None
