@@ -11,7 +11,8 @@ stopped when started again with the same --out (a finished stage is kept, an unf
 1. `mle`: `mle_oracle` (`mle_coco`);
 2. `seqgan`, `relgan_small`: `seqgan_oracle` and `relgan_oracle_small` (`seqgan_coco`,
    `relgan_coco_small`) with `--init-from mle`, side by side (each stage's output in OUT/NAME.log);
-   on the oracle also `relgan1_small`: `relgan_oracle_small` with beta held at 1 (RelGAN(1));
+   on the oracle also `relgan1_small`: `relgan_oracle_small` with beta held at 1 (RelGAN(1)), and
+   `rankgan`: `rankgan_oracle`;
 3. `textgan sweep` of each final generator at TEMPERATURES: on the oracle NLL_oracle of 10,000
    samples against NLL_gen; on COCO BLEU-5 against Self-BLEU-5 (2,000 samples, all 10,000 test
    references) and Caccia et al.'s LM score against reverse LM score (`--metrics lm_score,reverse_lm_score`).
@@ -59,7 +60,8 @@ class Setup:
     dataset: str = ""
     trajectory: tuple[str, ...] = field(default=("nll_oracle", "nll_gen"))
     variants: dict[str, list[str]] = field(default_factory=dict)  # a stage's settings beside its recipe's
-    diversity: tuple[str, ...] = ()  # sweep columns shown beside the frontier's, and MLE's at equal x
+    diversity: tuple[str, ...] = ()  # sweep columns shown beside the frontier's
+    compare_at: tuple[str, ...] = ("nll_gen",)  # y against MLE's curve at equal values of these
 
     @property
     def gans(self) -> list[str]:
@@ -69,7 +71,7 @@ class Setup:
 SETUPS = {
     "oracle": Setup(
         recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small",
-                 "relgan1_small": "relgan_oracle_small"},
+                 "relgan1_small": "relgan_oracle_small", "rankgan": "rankgan_oracle"},
         # RelGAN(1): beta held at 1 (the paper's smallest beta_max), its other settings the recipe's
         variants={"relgan1_small": ["model.beta_max=1"]},
         quick={
@@ -78,13 +80,17 @@ SETUPS = {
                        "eval.every_adversarial=4", "data.n_eval=2000"],
             "relgan_small": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
             "relgan1_small": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
+            "rankgan": ["train.pretrain_d_steps=50", "train.steps=4", "train.n_critic=3",
+                        "eval.every_adversarial=2", "data.n_eval=2000"],
         },
         temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=10_000, quick_n=2000,
         frontiers=(("nll_gen", "nll_oracle"),),
-        published={"mle": 9.038, "seqgan": 8.736, "relgan_small": 6.680},
+        published={"mle": 9.038, "seqgan": 8.736, "relgan_small": 6.680, "rankgan": 8.247},
         published_source={"mle": "MLE published", "seqgan": "SeqGAN published",
-                          "relgan_small": "RelGAN(100) published, paper-sized G"},
-        published_metric="nll_oracle", dataset="seqgan-oracle", diversity=("distinct_2", "distinct_4")),
+                          "relgan_small": "RelGAN(100) published, paper-sized G",
+                          "rankgan": "RankGAN published"},
+        published_metric="nll_oracle", dataset="seqgan-oracle", diversity=("distinct_2", "distinct_4"),
+        compare_at=("nll_gen", "distinct_2")),
     "coco": Setup(
         recipes={"mle": "mle_coco", "seqgan": "seqgan_coco", "relgan_small": "relgan_coco_small"},
         quick={
@@ -98,7 +104,7 @@ SETUPS = {
         published={"mle": 0.189, "seqgan": 0.180, "relgan_small": 0.331},
         published_source={"mle": "MLE published (RelGAN paper)", "seqgan": "SeqGAN published (RelGAN paper)",
                           "relgan_small": "RelGAN(100) published, paper-sized G"},
-        published_metric="bleu_5", extra_metrics="lm_score,reverse_lm_score",
+        published_metric="bleu_5", extra_metrics="lm_score,reverse_lm_score", compare_at=("self_bleu_5",),
         trajectory=("nll_gen", "bleu_5", "self_bleu_5")),
 }
 QUICK_TEMPERATURES = (0.5, 1.0, 1.5)
@@ -219,20 +225,19 @@ def mle_at(mle_rows: list[dict[str, float]], x: str, y: str, at: float) -> float
 
 
 def sweep_table(setup: Setup, frontiers: dict[str, list[dict[str, float]]]) -> list[str]:
-    """The frontier rows as a Markdown table: each GAN point beside MLE's curve at the same diversity
-    (its `y` and its diversity columns there), so a gain bought by collapse shows in the same row."""
+    """The frontier rows as a Markdown table, each GAN point's `y` against MLE's curve at the same
+    value of each diversity measure in `compare_at` (NLL_gen alone does not show a gain bought by
+    collapse: its n-gram diversity may still fall short of MLE's)."""
     columns = [k for pair in setup.frontiers for k in pair] + list(setup.diversity)
-    x0, y0 = setup.frontiers[0]
-    beside = [y0, *setup.diversity]
-    lines = ["| model | T | " + " | ".join(columns) + f" | MLE's {' / '.join(beside)} at that {x0} | "
-             f"{y0} difference |", "|---|---|" + "---|" * (len(columns) + 2)]
+    y = setup.frontiers[0][1]
+    lines = ["| model | T | " + " | ".join(columns) + " | "
+             + " | ".join(f"{y} - MLE's at equal {x}" for x in setup.compare_at) + " |",
+             "|---|---|" + "---|" * (len(columns) + len(setup.compare_at))]
     for name, rows in frontiers.items():
         for r in rows:
-            mle = [mle_at(frontiers["mle"], x0, k, r[x0]) for k in beside] if name != "mle" else [None]
-            gap = ("- | -" if mle[0] is None else
-                   " / ".join(f"{v:.3f}" for v in mle) + f" | {r[y0] - mle[0]:+.3f}")
+            mle = [mle_at(frontiers["mle"], x, y, r[x]) if name != "mle" else None for x in setup.compare_at]
             lines.append(f"| {name} | {r['temperature']:g} | " + " | ".join(f"{r[k]:.3f}" for k in columns)
-                         + f" | {gap} |")
+                         + " | " + " | ".join("-" if m is None else f"{r[y] - m:+.3f}" for m in mle) + " |")
     return lines
 
 
@@ -264,7 +269,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path,
                         help="folder of the stages' runs (default runs/frontier-CORPUS[-quick])")
     parser.add_argument("--only", nargs="+", choices=sorted({g for s in SETUPS.values() for g in s.gans}),
-                        help="GANs to run (default: all); a partial invocation does not record RESULTS.md")
+                        help="GANs to run and compare with MLE (default: all)")
     parser.add_argument("--threads", type=int, default=2,
                         help="torch threads: MLE and the sweeps use them all, the GANs share them "
                              "(default 2)")
@@ -322,15 +327,15 @@ def main() -> None:
     n = setup.quick_n if args.quick else setup.n
     body = (f"{args.corpus}, {'quick (schedules cut short)' if args.quick else 'full schedules'}; "
             f"runs in {out}; {args.threads} torch threads (the GANs side by side, "
-            f"{max(1, args.threads // len(setup.gans))} each); this invocation {wall / 60:.1f} min (stages "
+            f"{max(1, args.threads // (len(names) - 1))} each); this invocation {wall / 60:.1f} min (stages "
             "finished earlier are not re-run; each stage's own training time is in the last column).\n\n"
             f"| model | schedule | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | "
             f"published {y} | train min |\n|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
             f"\n\nFrontier over sampling temperature ({n} samples per point):\n\n" + "\n".join(sweep_rows) +
             f"\n\nPNGs: {out}/frontier.png, {out}/curves_*.png")
     print(body)
-    if not args.only:  # a partial invocation (one GAN, run beside another) leaves RESULTS.md to the full one
-        record(f"frontier_oracle --corpus {args.corpus}{' --quick' if args.quick else ''}", body)
+    record(f"frontier_oracle --corpus {args.corpus}{' --quick' if args.quick else ''}"
+           + (f" --only {' '.join(args.only)}" if args.only else ""), body)
     print(json.dumps({"wall_s": round(wall, 1), "models": models}))
 
 

@@ -126,14 +126,18 @@ AXIS_LABELS = {
     "temperature": "sampling temperature",
     **{f"bleu_{n}": f"BLEU-{n} (higher = better)" for n in range(2, 6)},
     **{f"self_bleu_{n}": f"Self-BLEU-{n} (lower = more diverse)" for n in range(2, 6)},
+    **{f"distinct_{n}": f"distinct-{n}, share of n-grams that are distinct (higher = more diverse)"
+       for n in range(1, 5)},
 }
 
 
 def frontier_pairs(row: dict[str, float]) -> list[tuple[str, str]]:
-    """The (x, y) quality–diversity pairs a row supports: NLL_oracle against NLL_gen (oracle data),
-    BLEU against Self-BLEU at the highest order swept (real text), LM score against reverse LM score."""
+    """The (x, y) quality–diversity pairs a row supports: NLL_oracle against NLL_gen and against
+    distinct-2 (oracle data), BLEU against Self-BLEU at the highest order swept (real text), LM score
+    against reverse LM score."""
     bleu = sorted(int(k.split("_")[-1]) for k in row if k.startswith("bleu_"))
     pairs = [("nll_gen", "nll_oracle")] if "nll_oracle" in row else []
+    pairs += [("distinct_2", "nll_oracle")] if {"nll_oracle", "distinct_2"} <= set(row) else []
     pairs += [(f"self_bleu_{bleu[-1]}", f"bleu_{bleu[-1]}")] if bleu else []
     pairs += [("reverse_lm_score", "lm_score")] if {"lm_score", "reverse_lm_score"} <= set(row) else []
     return pairs or [("temperature", "nll_gen")]
@@ -144,7 +148,8 @@ def plot_sweep(curves: dict[str, Sequence[dict[str, float]]], path: Path,
     """The quality–diversity curves of one or more runs as one PNG, a panel per pair the runs share
     (`frontier_pairs`), each point labelled with its temperature; `marks[label] = (metric, value,
     legend)` draws a dashed line in the run's colour at a published value of that metric. Lower-left
-    is better for NLLs and LM scores, upper-left for BLEU against Self-BLEU."""
+    is better for NLLs and LM scores, lower-right for NLL_oracle against distinct-2, upper-left for
+    BLEU against Self-BLEU."""
     import matplotlib
 
     matplotlib.use("Agg")
