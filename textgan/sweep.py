@@ -73,11 +73,7 @@ def sweep(
     samples' token strings, distinct-n alone: the oracle's ids), `lm_score` (the samples under `lm`,
     an LM trained on real training rows) and `reverse_lm_score` (with `reverse_lm`: `test_tokens`
     under an LM trained on the samples). Samples are drawn with the same seed at every T."""
-    if not temperatures:
-        raise UserError("no temperatures given")
-    for t in temperatures:
-        if not t > 0:
-            raise UserError(f"temperatures must be > 0, got {t}")
+    _check_temperatures(temperatures)
     text = decode is not None and references is not None and tokenize is not None
     distinct = [f"distinct_{n}" for n in distinct_orders]
     metrics = [f"{kind}_{n}" for kind in ("bleu", "self_bleu") for n in orders] + distinct
@@ -108,6 +104,14 @@ def sweep(
     finally:
         generator.train(was_training)
     return rows
+
+
+def _check_temperatures(temperatures: Sequence[float]) -> None:
+    if not temperatures:
+        raise UserError("no temperatures given")
+    for t in temperatures:
+        if not t > 0:
+            raise UserError(f"temperatures must be > 0, got {t}")
 
 
 def format_table(rows: Sequence[dict[str, float]]) -> str:
