@@ -10,13 +10,12 @@ of MLE pre-training and at the end of the run, the wall time, and appends to ben
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-from results import record
+from results import record, reproduction_parser
 
 from textgan.core.logging import read_metrics
 from textgan.core.seeding import seed_everything
@@ -79,13 +78,7 @@ def run(name: str, overrides: list[str],
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="CPU-sized schedules (see QUICK)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", help="folder for the run folders (default: a temporary folder)")
-    parser.add_argument("--only", nargs="*", choices=tuple(QUICK), help="run only these recipes")
-    parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
-    args = parser.parse_args()
+    args = reproduction_parser(__doc__, QUICK).parse_args()
     device = torch.device(args.device)
     rows = [f"| oracle's own samples | - | {oracle_self_nll():.3f} | {PUBLISHED['oracle']:.3f} | - |"]
     print(rows[0], flush=True)

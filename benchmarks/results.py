@@ -3,9 +3,11 @@ machine and library versions they were measured with."""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
+from collections.abc import Iterable
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -44,3 +46,14 @@ def record(title: str, body: str) -> None:
                            "never edited by hand.\n", encoding="utf-8")
     with RESULTS.open("a", encoding="utf-8") as out:
         out.write(f"\n## {title} ({stamp})\n\n{machine()}\n\n{body}\n")
+
+
+def reproduction_parser(doc: str, recipes: Iterable[str]) -> argparse.ArgumentParser:
+    """The options the reproduction scripts share: --quick, --device, --out, --only, --no-record."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CPU-sized schedules (see QUICK)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", help="folder for the run folders (default: a temporary folder)")
+    parser.add_argument("--only", nargs="*", choices=tuple(recipes), help="run only these recipes")
+    parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
+    return parser

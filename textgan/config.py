@@ -330,8 +330,17 @@ def _paths_beside(section: Any, cls: type, base: Path) -> None:
 
     for f in dataclasses.fields(cls):
         if f.metadata.get("path") and f.name in section:
-            value = section[f.name]
-            section[f.name] = [beside(v) for v in value] if isinstance(value, list) else beside(value)
+            section[f.name] = _map_paths(section[f.name], beside)
+
+
+def _map_paths(value: Any, beside: Callable[[Any], Any]) -> Any:
+    """`beside` applied to a path value, to each item of a list, or to each value of a mapping (one
+    file or list of files per key, as `data.label_files`)."""
+    if isinstance(value, list):
+        return [beside(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _map_paths(v, beside) for k, v in value.items()}
+    return beside(value)
 
 
 def _apply_override(raw: dict[str, Any], item: str) -> None:

@@ -1,5 +1,5 @@
-"""`textgan sample RUN_DIR [--n N] [--temperature T] [--out FILE]`: parse, call `textgan.text.sampling`,
-write. Kept apart from the library so that `textgan --help` never imports torch."""
+"""`textgan sample RUN_DIR [--n N] [--temperature T] [--category NAME] [--out FILE]`: parse, call
+`textgan.text.sampling`, write. Kept apart from the library so that `textgan --help` never imports torch."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", choices=("last", "best"), default="last",
                    help="which checkpoint (default last)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--category", metavar="NAME",
+                   help="a category-conditional run's category to sample (default: every category in turn, "
+                        "each line prefixed by its category and a tab)")
     p.add_argument("--out", metavar="FILE", help="write the sentences here (atomically) instead of stdout")
     p.set_defaults(func=run)
 
@@ -31,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         refuse_run_file(args.out)
     from textgan.text.sampling import sample_run
 
-    lines = sample_run(Path(args.run_dir), args.n, args.temperature, args.checkpoint, args.seed)
+    lines = sample_run(Path(args.run_dir), args.n, args.temperature, args.checkpoint, args.seed,
+                       args.category)
     text = "".join(line + "\n" for line in lines)
     if args.out:
         from textgan.storage import atomic_write_text

@@ -8,6 +8,7 @@ Gumbel-softmax text; policy-gradient games override it with a REINFORCE objectiv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,16 @@ class Game:
         d_fake = self.discriminate(fake)
         d_real = self.discriminate(self.real_batch()) if objective.g_needs_real else None
         return objective.g_loss(d_real, d_fake), {}
+
+    def generator_phase(self, players: Any, step: int, g_steps: int,
+                        g_step: Callable[[Any, int], dict[str, float]]) -> dict[str, float]:
+        """The generator's part of an adversarial iteration (`players`: the `core.steps.Players`
+        that `g_step` updates): `g_steps` generator steps. An evolutionary family (CatGAN) overrides
+        it to run several variations of the generator from one start and keep the fittest."""
+        record: dict[str, float] = {}
+        for _ in range(g_steps):
+            record.update(g_step(players, step))
+        return record
 
     def pretrain_loss(self, batch_size: int) -> Tensor:
         """The generator's maximum-likelihood loss on a batch of real data (`train.pretrain_steps`)."""

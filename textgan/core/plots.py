@@ -21,11 +21,14 @@ MARKERS_BELOW = 40  # a series with fewer points gets markers (single evaluation
 
 @dataclass(frozen=True)
 class MetricPanel:
-    """One panel: its title (naming the unit and which way is better) and the logged keys it plots."""
+    """One panel: its title (naming the unit and which way is better) and the logged keys it plots,
+    with every logged key that starts with one of `prefixes` (keys named at run time, such as a
+    metric per category)."""
 
     title: str
     keys: tuple[str, ...]
     log_y: bool = False
+    prefixes: tuple[str, ...] = ()
 
 
 TRAINER_PANELS = (
@@ -52,7 +55,8 @@ def panel_series(records: list[dict[str, Any]], game_panels: Sequence[MetricPane
         for k, v in r.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_PLOTTED:
                 numeric.setdefault(k, []).append((r[schema.STEP], v))
-    panels = [*TRAINER_PANELS, *game_panels]
+    panels = [MetricPanel(p.title, p.keys + tuple(sorted(k for k in numeric if p.prefixes and k.startswith(
+        p.prefixes) and k not in p.keys)), p.log_y) for p in (*TRAINER_PANELS, *game_panels)]
     named = {k for p in panels for k in p.keys}
     panels += [MetricPanel(k, (k,)) for k in sorted(set(numeric) - named) if not k.endswith("_std")]
     out = []

@@ -147,14 +147,14 @@ def g_step(p: Players, step: int) -> dict[str, float]:
 def adversarial_step(p: Players, step: int, iteration: int, iterations: int, n_critic: int,
                      g_steps: int, mle_every: int = 0, mle_steps: int = 0) -> dict[str, float]:
     """One adversarial iteration (`iteration` of `iterations`, counted from the adversarial start):
-    the game's per-iteration hook, `n_critic` D steps, `g_steps` G steps, every `mle_every`-th
+    the game's per-iteration hook, `n_critic` D steps, `g_steps` G steps (the game's generator
+    phase), every `mle_every`-th
     iteration `mle_steps` MLE steps of G (LeakGAN's interleaved teacher forcing), then the LR
     schedules."""
     record = dict(p.game.on_step(iteration, iterations))
     for _ in range(n_critic):
         record.update(d_step(p, step))
-    for _ in range(g_steps):
-        record.update(g_step(p, step))
+    record.update(p.game.generator_phase(p, step, g_steps, g_step))
     if mle_every and iteration % mle_every == 0:
         for _ in range(mle_steps):
             record.update(mle_step(p, step, advance_schedule=False))

@@ -12,11 +12,13 @@ BOS is not stored: a generator prepends it as its first input.
 
 from __future__ import annotations
 
+import codecs
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,22 +58,37 @@ def _check_files(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     return paths
 
 
-def _lines(paths: list[Path]) -> Iterator[str]:
+def check_encoding(encoding: str, key: str = "data.encoding") -> str:
+    """The codec's display name (`UTF-8`, `latin-1`, ...), or UserError for an unknown one or one that
+    is not read line by line as bytes (UTF-16/32: their newlines are not the byte 0x0a)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise UserError(f"{key}: unknown text encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)") from None
+    if name.startswith(("utf-16", "utf-32")):
+        raise UserError(f"{key}: {encoding} files are not read line by line; re-encode the corpus as UTF-8")
+    return "UTF-8" if name == "utf-8" else encoding
+
+
+def _lines(paths: list[Path], encoding: str = "utf-8") -> Iterator[str]:
+    shown = check_encoding(encoding)
     for path in paths:
         found = False
         with open(path, "rb") as fh:
             if b"\0" in fh.read(8192):  # a binary file fails here, before its first invalid line
-                raise UserError(f"{path}: has NUL bytes: a binary (or UTF-16) file, not UTF-8 text")
+                raise UserError(f"{path}: has NUL bytes: a binary (or UTF-16) file, not {shown} text")
             fh.seek(0)
             for lineno, raw in enumerate(fh, 1):
                 if b"\0" in raw:
                     raise UserError(f"{path}: line {lineno} has NUL bytes: a binary (or UTF-16) file, "
-                                    "not UTF-8 text")
+                                    f"not {shown} text")
                 try:
-                    line = raw.decode("utf-8").strip().lstrip("\ufeff")
+                    line = raw.decode(encoding).strip().lstrip("\ufeff")
                 except UnicodeDecodeError as exc:
-                    raise UserError(f"{path}: line {lineno} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} "
-                                    f"at column {exc.start + 1}); re-encode the file as UTF-8") from None
+                    raise UserError(f"{path}: line {lineno} is not valid {shown} "
+                                    f"(byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); name the "
+                                    "file's encoding in data.encoding (e.g. latin-1) or re-encode the file "
+                                    "as UTF-8") from None
                 if line:
                     found = True
                     yield line
@@ -79,28 +96,29 @@ def _lines(paths: list[Path]) -> Iterator[str]:
             raise UserError(f"{path}: empty corpus (no non-blank line)")
 
 
-def read_lines(paths: PathLike | Sequence[PathLike]) -> Iterator[str]:
-    """Stream the non-blank lines (stripped) of UTF-8 text files, one sentence per line.
+def read_lines(paths: PathLike | Sequence[PathLike], encoding: str = "utf-8") -> Iterator[str]:
+    """Stream the non-blank lines (stripped) of text files in `encoding`, one sentence per line.
 
-    Missing files fail at once; NUL bytes, invalid UTF-8 (with the line number) and files without a
-    non-blank line fail when the stream reaches them.
+    Missing files fail at once; NUL bytes, bytes invalid in the encoding (with the line number) and
+    files without a non-blank line fail when the stream reaches them.
     """
-    return _lines(_check_files(paths))
+    return _lines(_check_files(paths), encoding)
 
 
-def text_corpus(paths: PathLike | Sequence[PathLike]) -> Corpus:
-    """A re-iterable corpus of local text files (checked for existence now)."""
+def text_corpus(paths: PathLike | Sequence[PathLike], encoding: str = "utf-8") -> Corpus:
+    """A re-iterable corpus of local text files in `encoding` (checked for existence now)."""
     files = _check_files(paths)
-    return Corpus(lambda: _lines(files), ", ".join(map(str, files)))
+    check_encoding(encoding)
+    return Corpus(lambda: _lines(files, encoding), ", ".join(map(str, files)))
 
 
 _FILE_BUILDERS = {".txt": "text", ".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 
-def load_hf_corpus(name_or_path: str, split: str = "train", column: str = "text", streaming: bool = False,
-                   cache_dir: str | None = None) -> Corpus:
-    """A corpus from `datasets`: a hub name (needs a network), a local data file (.txt, .csv, .json,
-    .jsonl, .parquet), a local dataset folder or a folder written by `save_to_disk`."""
+def load_hf_dataset(name_or_path: str, split: str = "train", streaming: bool = False,
+                    cache_dir: str | None = None) -> Any:
+    """A split of a `datasets` corpus: a hub name (needs a network), a local data file (.txt, .csv,
+    .json, .jsonl, .parquet), a local dataset folder or a folder written by `save_to_disk`."""
     import datasets  # heavy import: only when a `datasets` corpus is asked for
 
     path = Path(name_or_path)
@@ -109,16 +127,20 @@ def load_hf_corpus(name_or_path: str, split: str = "train", column: str = "text"
             builder = _FILE_BUILDERS.get(path.suffix.lower())
             if builder is None:
                 raise UserError(f"{path}: unknown data file type; use one of {', '.join(_FILE_BUILDERS)}")
-            ds = datasets.load_dataset(builder, data_files=str(path), split=split, streaming=streaming,
-                                       cache_dir=cache_dir)
-        elif is_saved_dataset(path):
+            return datasets.load_dataset(builder, data_files=str(path), split=split, streaming=streaming,
+                                         cache_dir=cache_dir)
+        if is_saved_dataset(path):
             ds = load_saved_dataset(path, split)
-            if streaming:
-                ds = ds.to_iterable_dataset()
-        else:
-            ds = datasets.load_dataset(name_or_path, split=split, streaming=streaming, cache_dir=cache_dir)
+            return ds.to_iterable_dataset() if streaming else ds
+        return datasets.load_dataset(name_or_path, split=split, streaming=streaming, cache_dir=cache_dir)
     except (OSError, ValueError, KeyError, ConnectionError) as exc:
         raise UserError(f"cannot load dataset {name_or_path!r} (split {split!r}): {exc}") from None
+
+
+def load_hf_corpus(name_or_path: str, split: str = "train", column: str = "text", streaming: bool = False,
+                   cache_dir: str | None = None) -> Corpus:
+    """A corpus of the text `column` of a `datasets` corpus (`load_hf_dataset` says which)."""
+    ds = load_hf_dataset(name_or_path, split, streaming, cache_dir)
 
     def check_column(columns: Iterable[str] | None) -> None:
         if columns is not None and column not in columns:

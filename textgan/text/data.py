@@ -13,6 +13,7 @@ import hashlib
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,12 @@ from textgan.text.corpus import (
     LENGTH_POLICIES,
     Corpus,
     EncodeStats,
+    check_encoding,
     encode_corpus,
     load_hf_corpus,
     text_corpus,
 )
+from textgan.text.labels import LabelledCorpora, hf_labelled_corpora, label_file_corpora
 from textgan.text.oracle import Oracle, make_oracle_dataset
 from textgan.text.tokenize import (
     BOS,
@@ -65,7 +68,15 @@ class DataConfig:
     or refused (`error`); a warning says so when more than a tenth are cut or left out. Evaluation:
     NLL_oracle on `n_eval` samples, NLL_gen on up to `n_eval_test` test rows (0: all; padding
     excluded unless `nll_legacy`), BLEU-2..5 of `bleu_samples` samples against the test set and
-    their leave-one-out Self-BLEU-2..5 (0: off).
+    their leave-one-out Self-BLEU-2..5 (0: off). Text files are read in `encoding` (MR is latin-1).
+
+    Labelled data (the category-conditional families, `textgan.text.labels`): `label_files`, one file
+    or list per category (`{neg: a.txt, pos: b.txt}`, or a data set name whose files are the
+    categories, `movie-review`), or a `datasets` corpus with a `label_column`; `n_heldout` sentences
+    of each category (after a shuffle seeded by `seed`) are its test set unless a test split is
+    given. A CNN classifier trained for `classifier_steps` (0: none) on the labelled test sentences
+    scores the generated ones (`class_accuracy`); it is cached in `cache_dir` (default: textgan's
+    cache).
     """
 
     source: str = "oracle"
@@ -93,9 +104,16 @@ class DataConfig:
     n_eval_test: int = 0
     nll_legacy: bool = False
     bleu_samples: int = 200
+    encoding: str = "utf-8"
+    label_files: dict[str, list[str] | str] | str = field(default_factory=dict, metadata=PATH)
+    label_column: str = "label"
+    classifier_steps: int = 500
+    cache_dir: str = field(default="", metadata=PATH)
 
     def validate(self) -> None:
         check_choice(self.source, SOURCES, "data.source")
+        check_encoding(self.encoding)
+        check_non_negative(self.classifier_steps, "data.classifier_steps")
         check_choice(self.tokenizer, TOKENIZER_KINDS, "data.tokenizer")
         check_choice(self.length_policy, LENGTH_POLICIES, "data.length_policy")
         if self.tokenizer == "pretrained" and not self.tokenizer_path:
@@ -111,7 +129,13 @@ class DataConfig:
         if self.source == "oracle" and not self.oracle:
             raise UserError("data.oracle is empty: give a data set name (seqgan-oracle), an .npz "
                             "path, or random")
-        if self.source == "files":
+        if not isinstance(self.label_files, (dict, str)):
+            raise UserError("data.label_files must map each category to its file(s), or name a data set; got "
+                            f"{type(self.label_files).__name__}")
+        if self.label_files and (self.source != "files" or self.corpus or _as_list(self.train_files)):
+            raise UserError("data.label_files are the training files, one per category: give them with "
+                            "data.source files and without data.corpus or data.train_files")
+        if self.source == "files" and not self.label_files:
             if self.corpus and (_as_list(self.train_files) or _as_list(self.test_files)):
                 raise UserError("data.corpus names both train and test files: give it or "
                                 "data.train_files, not both")
@@ -148,6 +172,9 @@ class TextData:
     tokenizer: Tokenizer | None = None
     test_lines: Corpus | None = None  # the raw test sentences (BLEU references), when a corpus of their own
     report: str = ""
+    categories: tuple[str, ...] = ()  # labelled data: the categories' names; labels index them
+    train_labels: Tensor | None = None
+    test_labels: Tensor | None = None
 
     @property
     def seq_len(self) -> int:
@@ -172,8 +199,9 @@ class TextData:
             digest = hashlib.sha256(self.oracle.embedding.numpy().tobytes()).hexdigest()[:16]
             return {"oracle": digest, "vocab_size": self.vocab_size, "seq_len": self.seq_len}
         assert self.vocab is not None
+        labelled = {"categories": list(self.categories)} if self.categories else {}
         return {"vocabulary": self.vocab.fingerprint(), "vocab_size": self.vocab_size,
-                "seq_len": self.seq_len}
+                "seq_len": self.seq_len, **labelled}
 
     def save(self, run_dir: Path) -> None:
         """Write the vocabulary and tokeniser into the run folder (text sources only)."""
@@ -197,16 +225,18 @@ def decode_rows(rows: Tensor, vocab: Vocabulary | None, tokenizer: Tokenizer | N
     return [tokenizer.detokenize(t) for t in tokens]
 
 
-def load_text_data(cfg: DataConfig) -> TextData:
-    """Build a recipe's data: sample the oracle, or read, tokenise and encode the corpora."""
+def load_text_data(cfg: DataConfig, labelled: bool = False) -> TextData:
+    """Build a recipe's data: sample the oracle, or read, tokenise and encode the corpora; with
+    `labelled`, the corpora of each category (`textgan.text.labels`) with their labels."""
+    if labelled:
+        return _labelled_data(cfg)
+    if cfg.label_files:
+        raise UserError("data.label_files are read by a category-conditional family: set model.family "
+                        "to sentigan or catgan, or give data.train_files")
     if cfg.source == "oracle":
         return _oracle_data(cfg)
     train_corpus, test_corpus = _corpora(cfg)
-    lines: Iterable[str] | None = train_corpus if cfg.tokenizer in ("bpe", "wordpiece") else None
-    tokenizer = build_tokenizer(cfg.tokenizer, lines, cfg.lowercase, cfg.vocab_size or 8000,
-                                Path(cfg.tokenizer_path).expanduser() if cfg.tokenizer_path else "")
-    vocab = Vocabulary.build((tokenizer.tokenize(s) for s in train_corpus),
-                             cfg.vocab_size or None, cfg.min_freq)
+    tokenizer, vocab = _tokenizer_and_vocabulary(cfg, train_corpus)
     train, train_stats = encode_corpus(train_corpus, tokenizer, vocab, cfg.max_len, cfg.length_policy)
     _warn_if_cut(cfg, train_stats)
     if test_corpus is None:
@@ -223,6 +253,66 @@ def load_text_data(cfg: DataConfig) -> TextData:
               f"{train_stats.summary()}; {test_report}")
     return TextData(train, test, len(vocab), BOS, PAD, EOS, vocab=vocab, tokenizer=tokenizer,
                     test_lines=test_corpus, report=report)
+
+
+def _tokenizer_and_vocabulary(cfg: DataConfig, lines: Iterable[str]) -> tuple[Tokenizer, Vocabulary]:
+    """The recipe's tokeniser (a subword one learnt from `lines`) and the vocabulary of `lines`; under
+    `length_policy: drop`, of the lines kept (as TextGAN-PyTorch's `mr15` counts only its sentences
+    of at most 15 words)."""
+    learnt_from = lines if cfg.tokenizer in ("bpe", "wordpiece") else None
+    tokenizer = build_tokenizer(cfg.tokenizer, learnt_from, cfg.lowercase, cfg.vocab_size or 8000,
+                                Path(cfg.tokenizer_path).expanduser() if cfg.tokenizer_path else "")
+    tokens = (tokenizer.tokenize(s) for s in lines)
+    if cfg.length_policy == "drop":
+        tokens = (t for t in tokens if len(t) <= cfg.max_len)
+    return tokenizer, Vocabulary.build(tokens, cfg.vocab_size or None, cfg.min_freq)
+
+
+def _labelled_data(cfg: DataConfig) -> TextData:
+    """Each category's corpus encoded apart (so that dropped sentences never shift a label), the
+    vocabulary from all of them; without test corpora, `n_heldout` rows of each category (after a
+    shuffle seeded by `data.seed`) are held out."""
+    corpora = _labelled_corpora(cfg)
+    everything = Corpus(lambda: chain.from_iterable(corpora.train), "all categories")
+    tokenizer, vocab = _tokenizer_and_vocabulary(cfg, everything)
+    train, test, parts = [], [], []
+    for c, name in enumerate(corpora.categories):
+        rows, stats = encode_corpus(corpora.train[c], tokenizer, vocab, cfg.max_len, cfg.length_policy)
+        _warn_if_cut(cfg, stats)
+        if corpora.test is not None:
+            held, _ = encode_corpus(corpora.test[c], tokenizer, vocab, cfg.max_len, cfg.length_policy)
+        else:
+            if len(rows) <= cfg.n_heldout:
+                raise UserError(f"category {name}: {len(rows)} sentences, too few to hold out "
+                                f"data.n_heldout={cfg.n_heldout} of them for testing")
+            rows = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(cfg.seed + c))]
+            rows, held = rows[: -cfg.n_heldout], rows[-cfg.n_heldout :]
+        train.append(rows)
+        test.append(held)
+        parts.append(f"{name} {len(rows)} train / {len(held)} test")
+    report = (f"data: {len(vocab)} token vocabulary ({cfg.tokenizer} tokenizer); categories: "
+              f"{', '.join(parts)}; max_len {cfg.max_len} ({cfg.length_policy})")
+    return TextData(torch.cat(train), torch.cat(test), len(vocab), BOS, PAD, EOS, vocab=vocab,
+                    tokenizer=tokenizer, report=report, categories=tuple(corpora.categories),
+                    train_labels=_labels(train), test_labels=_labels(test))
+
+
+def _labels(blocks: list[Tensor]) -> Tensor:
+    """The category index of each row of the concatenated per-category blocks."""
+    return torch.cat([torch.full((len(b),), c, dtype=torch.long) for c, b in enumerate(blocks)])
+
+
+def _labelled_corpora(cfg: DataConfig) -> LabelledCorpora:
+    if cfg.label_files:
+        return label_file_corpora(cfg.label_files, cfg.encoding)
+    if cfg.source == "hf":
+        found = hf_labelled_corpora(cfg.dataset, cfg.split, cfg.test_split, cfg.column, cfg.label_column)
+        if found is None:
+            raise UserError(f"dataset {cfg.dataset!r} has no label column {cfg.label_column!r}: name it in "
+                            "data.label_column")
+        return found
+    raise UserError("a category-conditional family needs labelled data: data.label_files (one file per "
+                    "category) or a `datasets` corpus with data.label_column")
 
 
 def _warn_if_cut(cfg: DataConfig, stats: EncodeStats) -> None:
@@ -246,11 +336,11 @@ def _corpora(cfg: DataConfig) -> tuple[Corpus, Corpus | None]:
         return load_hf_corpus(cfg.dataset, cfg.split, cfg.column), test
     if cfg.corpus:
         roles = {f.role for f in dataset(cfg.corpus).files}
-        test = text_corpus([data_file(cfg.corpus, "test")]) if "test" in roles else None
-        return text_corpus([data_file(cfg.corpus, "train")]), test
+        test = text_corpus([data_file(cfg.corpus, "test")], cfg.encoding) if "test" in roles else None
+        return text_corpus([data_file(cfg.corpus, "train")], cfg.encoding), test
     test_files = _as_list(cfg.test_files)
-    test = text_corpus([Path(p).expanduser() for p in test_files]) if test_files else None
-    return text_corpus([Path(p).expanduser() for p in _as_list(cfg.train_files)]), test
+    test = text_corpus([Path(p).expanduser() for p in test_files], cfg.encoding) if test_files else None
+    return text_corpus([Path(p).expanduser() for p in _as_list(cfg.train_files)], cfg.encoding), test
 
 
 def oracle_path(name_or_path: str) -> Path:

@@ -91,7 +91,9 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
 
 class SeqGANDiscriminator(nn.Module):
     """SeqGAN's CNN: embedding, convolutions of many widths over the whole embedding, max-over-time
-    pooling, a highway layer, dropout and a linear layer to one logit per sequence (B,).
+    pooling, a highway layer, dropout and a linear layer to one logit per sequence (B,), or with
+    `outputs` > 1 to that many logits per sequence (B, outputs): SentiGAN's (k+1)-class D, and
+    without the highway Kim's (2014) CNN sentence classifier.
 
     `head=False` leaves the linear layer out: the output is then each sequence's feature vector after
     the highway and dropout (B, sum of maps), as RankGAN's ranker compares them.
@@ -101,7 +103,7 @@ class SeqGANDiscriminator(nn.Module):
                  filter_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20),
                  num_filters: tuple[int, ...] = (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160),
                  dropout: float = 0.25, highway: bool = True, shared_highway: bool = False,
-                 head: bool = True) -> None:
+                 outputs: int = 1, head: bool = True) -> None:
         super().__init__()
         pairs = _filters(filter_sizes, num_filters, seq_len)
         dim = sum(n for _, n in pairs)
@@ -109,7 +111,7 @@ class SeqGANDiscriminator(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(emb_dim, n, f) for f, n in pairs)
         self.highway = Highway(dim, shared=shared_highway) if highway else nn.Identity()
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(dim, 1) if head else None
+        self.out = nn.Linear(dim, outputs) if head else None
 
     def _head(self, features: Tensor) -> Tensor:
         features = self.dropout(features)
@@ -171,13 +173,14 @@ class RelGANDiscriminator(nn.Module):
     has its own feature vector -> highway (bias-free, as in RelGAN) -> dropout -> linear 100 ->
     linear 1. As in RelGAN the output is one logit per representation, flattened sample-major:
     (B * num_rep,), so `logits.view(B, num_rep)[b]` are sample b's, and real and fake batches align
-    position by position for the relativistic losses.
+    position by position for the relativistic losses. With `outputs` > 1 each representation has
+    that many logits, (B * num_rep, outputs): one head per category (CatGAN's D).
     """
 
     def __init__(self, vocab_size: int, seq_len: int, emb_dim: int = 64, num_rep: int = 64,
                  filter_sizes: tuple[int, ...] = (2, 3, 4, 5),
                  num_filters: tuple[int, ...] = (300, 300, 300, 300), dropout: float = 0.25,
-                 shared_highway: bool = False) -> None:
+                 shared_highway: bool = False, outputs: int = 1) -> None:
         super().__init__()
         if emb_dim % num_rep:
             raise UserError(f"emb_dim {emb_dim} is not a multiple of num_rep {num_rep}")
@@ -189,7 +192,7 @@ class RelGANDiscriminator(nn.Module):
         self.highway = Highway(dim, bias=False, shared=shared_highway)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(dim, 100)
-        self.out = nn.Linear(100, 1)
+        self.out = nn.Linear(100, outputs)
 
     def forward(self, x: Tensor) -> Tensor:
         e = _embed_eagerly(self.embedding, x)  # (B, T, E)

@@ -22,6 +22,7 @@ from textgan.config import PATH, Recipe, check_choice, check_non_negative, check
 from textgan.core import distributed as dist
 from textgan.core.data import ShuffledBatches
 from textgan.core.game import Game
+from textgan.core.losses import LOSSES
 from textgan.core.objective import Objective
 from textgan.core.plots import MetricPanel
 from textgan.core.regularizers import set_dropout
@@ -42,7 +43,7 @@ from textgan.text.generators import (
 from textgan.text.signals import SCHEDULES, maligan_rewards, mc_rollout_rewards, reinforce_loss, temperature
 from textgan.text.tokenize import EOS, SubwordTokenizer, Tokenizer, Vocabulary
 
-__all__ = ["DataConfig", "ModelConfig", "build_discriminator", "build_game", "build_generator"]
+__all__ = ["DataConfig", "ModelConfig", "build_discriminator", "build_game", "build_generator", "game_class"]
 
 GENERATORS = ("lstm", "rmc", "transformer")
 DISCRIMINATORS = ("seqgan", "relgan")
@@ -52,7 +53,9 @@ SIGNALS = ("gumbel", "pg")
 # "" keeps RelGAN (signal gumbel) and SeqGAN/MaliGAN (signal pg), whose games are below
 FAMILIES: dict[str, str] = {"": "", "leakgan": "textgan.text.leakgan:LeakGANGame",
                             "rankgan": "textgan.text.rankgan:RankGANGame",
-                            "scratchgan": "textgan.text.scratchgan:ScratchGANGame"}
+                            "scratchgan": "textgan.text.scratchgan:ScratchGANGame",
+                            "sentigan": "textgan.text.sentigan:SentiGANGame",
+                            "catgan": "textgan.text.catgan:CatGANGame"}
 PG_REWARDS = ("seqgan", "maligan", "reinforce-baseline")
 PROBE_ROWS = 256  # D is probed on this many training and held-out rows (over-fitting signal)
 SAMPLE_CHUNK = 1000  # rows per sampling pass in evaluation: bounds the (rows, vocab) logits
@@ -68,6 +71,17 @@ METRIC_PANELS = (
     MetricPanel("Gumbel-softmax inverse temperature beta", ("beta",)),
     MetricPanel("policy-gradient reward, batch mean", ("reward_mean",)),
     MetricPanel("ScratchGAN: discounted return and its moving-average baseline", ("return_mean", "baseline")),
+    MetricPanel("generated sentences of category c labelled c by the text classifier, and its accuracy on "
+                "real ones (0-1)", ("class_accuracy", "classifier_accuracy"), prefixes=("class_accuracy_",)),
+    MetricPanel("BLEU-2 of each category against its test sentences (0-1, higher is better)", (),
+                prefixes=("bleu_2_",)),
+    MetricPanel("Self-BLEU-2 of each category's samples (0-1, lower = more diverse)", (),
+                prefixes=("self_bleu_2_",)),
+    MetricPanel("NLL_gen of each category on its test sentences, nats per token", (), prefixes=("nll_gen_",)),
+    MetricPanel("CatGAN: the surviving child's quality and diversity, its G loss (index in model.mutations)",
+                ("fitness_quality", "fitness_diversity", "mutation")),
+    MetricPanel("SentiGAN: D's class accuracy on reals and the mean penalty 1 - D_c (0-1)",
+                ("d_class_acc", "penalty_mean")),
 )
 METRIC_ROLES = MetricRoles(quality=(("nll_oracle", "min"), ("bleu_4", "max"), ("bleu_2", "max")),
                            diversity=GROUPS["distinct"], similarity=GROUPS["self_bleu"],
@@ -132,6 +146,11 @@ class ModelConfig:
     The manager's rewards (`rollouts` Monte-Carlo completions at the end of each block of
     `step_size` tokens) pass through LeakGAN's rescaled activation sigmoid(`leak_delta` (0.5 -
     rank / batch)).
+    Category-conditional families (`family: sentigan` or `catgan`, on labelled data): SentiGAN uses
+    `rollouts` and a `seqgan` discriminator with k+1 outputs. CatGAN's evolution tries one child
+    per G loss in `mutations` (names of `loss.name`), each at the inverse temperatures of the
+    schedule `evo_temp_step` steps around the current one (0: the current only), scores each on
+    `evo_eval_rows` samples per category, and keeps the fittest by quality + `lambda_fd` * diversity.
     """
 
     family: str = ""
@@ -172,6 +191,10 @@ class ModelConfig:
     goal_size: int = 16
     step_size: int = 4
     leak_delta: float = 12.0
+    mutations: list[str] = field(default_factory=lambda: ["rasgan", "rsgan"])
+    evo_temp_step: int = 1
+    evo_eval_rows: int = 64
+    lambda_fd: float = 0.0
 
     def validate(self) -> None:
         check_choice(self.family, tuple(FAMILIES), "model.family")
@@ -182,9 +205,15 @@ class ModelConfig:
         check_choice(self.pg_reward, PG_REWARDS, "model.pg_reward")
         check_choice(self.d_init, D_INITS, "model.d_init")
         check_non_negative(self.temperature_horizon, "model.temperature_horizon")
+        for key in ("evo_temp_step", "lambda_fd"):
+            check_non_negative(getattr(self, key), f"model.{key}")
+        if not self.mutations:
+            raise UserError("model.mutations is empty: name at least one generator loss (e.g. rasgan)")
+        for name in self.mutations:
+            check_choice(name, tuple(LOSSES), "model.mutations")
         for key in ("emb_dim", "hidden_dim", "mem_slots", "num_heads", "head_size", "n_layer", "n_head",
                     "n_embd", "d_emb_dim", "num_rep", "rollouts", "d_lstm_dim", "d_lstm_layers", "goal_size",
-                    "step_size"):
+                    "step_size", "evo_eval_rows"):
             check_positive(getattr(self, key), f"model.{key}")
         if self.beta_max < 1:
             raise UserError("model.beta_max must be >= 1 (beta rises from 1 to beta_max), got "
@@ -228,9 +257,6 @@ def build_generator(cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int
                     token_ids: list[int | None] | None = None) -> TextGenerator:
     """The recipe's generator over `vocab_size` tokens for sequences of `seq_len`; `token_ids` (the
     pretrained tokenizer's id of each vocabulary entry) maps a pretrained model's embeddings."""
-    family = family_module(cfg.family)
-    if hasattr(family, "build_generator"):
-        return family.build_generator(cfg, vocab_size, bos_id, seq_len)
     if cfg.pretrained:
         if token_ids is None or len(token_ids) != vocab_size:
             raise UserError("model.pretrained needs data.tokenizer: pretrained (the model's own pieces)")
@@ -288,9 +314,14 @@ def build_discriminator(cfg: ModelConfig, vocab_size: int, seq_len: int, head: b
 
 
 class TextGame(Game):
-    """Reals are encoded sentences (token ids); the generator is pre-trained by MLE on them."""
+    """Reals are encoded sentences (token ids); the generator is pre-trained by MLE on them.
+
+    A family with a game of its own subclasses it: `labelled` games read the categories' corpora
+    (`load_text_data(labelled=True)`); `make_generator` builds the family's generator (here and for
+    `textgan sample`, from a run's signature), `make_discriminator` its discriminator."""
 
     generator: TextGenerator
+    labelled = False
 
     def __init__(self, recipe: Recipe, device: torch.device, data: TextData) -> None:
         self.cfg: DataConfig = recipe.data
@@ -302,18 +333,24 @@ class TextGame(Game):
             raise UserError(f"the training set has {len(data.train)} sentences, fewer than train.batch_size "
                             f"{recipe.train.batch_size}")
         self.seq_len = data.seq_len
-        self.generator = build_generator(recipe.model, data.vocab_size, data.bos_id, self.seq_len,
-                                         pretrained_token_ids(data.vocab, data.tokenizer))
-        self.discriminator = self.make_discriminator()
+        self.generator = self.make_generator(recipe.model, data.vocab_size, data.bos_id, self.seq_len,
+                                             pretrained_token_ids(data.vocab, data.tokenizer),
+                                             data.categories)
+        self.discriminator = self.make_discriminator(recipe.model, data)
         self.batches = ShuffledBatches(data.train.to(device), recipe.train.batch_size, recipe.seed)
         self._train_slice = data.train[:PROBE_ROWS].to(device)
         self._heldout = data.test[:PROBE_ROWS].to(device)
         self._bleu_refs: list[list[str]] | None = None
 
-    def make_discriminator(self) -> nn.Module:
-        """The recipe's CNN discriminator; a family with a D of its own (or whose generator reads its
-        own D) overrides this."""
-        return build_discriminator(self.model_cfg, self.data.vocab_size, self.seq_len)
+    @classmethod
+    def make_generator(cls, cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int,
+                       token_ids: list[int | None] | None, categories: tuple[str, ...]) -> nn.Module:
+        """The recipe's generator (`categories`: the labelled data's, for conditional families)."""
+        return build_generator(cfg, vocab_size, bos_id, seq_len, token_ids)
+
+    def make_discriminator(self, cfg: ModelConfig, data: TextData) -> nn.Module:
+        """The recipe's discriminator over the data's vocabulary and row width."""
+        return build_discriminator(cfg, data.vocab_size, data.seq_len)
 
     def metric_names(self) -> set[str]:
         """The names `evaluate` reports with this recipe's data."""
@@ -469,12 +506,17 @@ def _check_losses(recipe: Recipe) -> None:
                             f"{', or use the wgan loss' if key == 'gp_weight' else ''})")
 
 
+def game_class(cfg: ModelConfig) -> type[TextGame]:
+    """The game of a recipe's model section: its family's, else RelGAN's or SeqGAN's by signal."""
+    if cfg.family:
+        module, name = FAMILIES[cfg.family].split(":")
+        return getattr(importlib.import_module(module), name)
+    return GumbelGame if cfg.signal == "gumbel" else PolicyGradientGame
+
+
 def build_game(recipe: Recipe, device: torch.device) -> TextGame:
-    data = load_text_data(recipe.data)
+    game_cls = game_class(recipe.model)
+    data = load_text_data(recipe.data, labelled=game_cls.labelled)
     if dist.is_main():
         print(data.report, file=sys.stderr)
-    game_cls: type[TextGame] = GumbelGame if recipe.model.signal == "gumbel" else PolicyGradientGame
-    family = family_module(recipe.model.family)
-    if family is not None:
-        game_cls = getattr(family, FAMILIES[recipe.model.family].split(":")[1])
     return game_cls(recipe, device, data)

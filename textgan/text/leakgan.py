@@ -214,13 +214,18 @@ class LeakGANGame(PolicyGradientGame):
 
     generator: LeakGANGenerator
 
+    @classmethod
+    def make_generator(cls, cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int,
+                       token_ids: list[int | None] | None, categories: tuple[str, ...]) -> nn.Module:
+        return build_generator(cfg, vocab_size, bos_id, seq_len)
+
     def __init__(self, recipe: Recipe, device: torch.device, data: TextData) -> None:
         super().__init__(recipe, device, data)
         if self.seq_len <= recipe.model.step_size:
             raise UserError(f"model.step_size {recipe.model.step_size} leaves no second block in rows of "
                             f"{self.seq_len} tokens: take a smaller step_size")
 
-    def make_discriminator(self) -> nn.Module:
+    def make_discriminator(self, cfg: ModelConfig, data: TextData) -> nn.Module:
         return self.generator.leaked.discriminator
 
     def _scorer(self) -> Any:

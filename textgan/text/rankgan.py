@@ -33,7 +33,7 @@ from textgan.core.losses import LOSSES
 from textgan.core.objective import Objective
 from textgan.errors import UserError
 from textgan.text.data import TextData
-from textgan.text.game import PolicyGradientGame, build_discriminator
+from textgan.text.game import ModelConfig, PolicyGradientGame, build_discriminator
 
 __all__ = ["RankGANGame", "cosine_to_references", "log_rank_scores", "ranker_loss"]
 
@@ -81,8 +81,8 @@ class RankGANGame(PolicyGradientGame):
         # the references and fakes of the last ranker step, against which `discriminate` ranks
         self._context = (data.train[:refs].to(device), data.train[:0].to(device))
 
-    def make_discriminator(self) -> nn.Module:
-        return build_discriminator(self.model_cfg, self.data.vocab_size, self.seq_len, head=False)
+    def make_discriminator(self, cfg: ModelConfig, data: TextData) -> nn.Module:
+        return build_discriminator(cfg, data.vocab_size, data.seq_len, head=False)
 
     @property
     def gamma(self) -> float:

@@ -36,13 +36,37 @@ class RunGenerator:
     def seq_len(self) -> int:
         return int(self.signature["seq_len"])
 
-    def sample(self, n: int, temperature: float = 1.0) -> torch.Tensor:
-        """n id rows (n, seq_len) on the CPU, drawn in chunks from the global torch generator."""
+    @property
+    def categories(self) -> list[str]:
+        """The categories of a category-conditional run (empty for any other)."""
+        return list(self.signature.get("categories", ()))
+
+    def category_index(self, name: str) -> int:
+        """The index of category `name`, or a UserError listing the run's categories."""
+        if not self.categories:
+            raise UserError("--category needs a category-conditional run (model.family sentigan or catgan); "
+                            "this run has no categories")
+        if name not in self.categories:
+            raise UserError(f"unknown category {name!r}: this run's categories are "
+                            f"{', '.join(self.categories)}")
+        return self.categories.index(name)
+
+    def sample(self, n: int, temperature: float = 1.0, category: int | None = None) -> torch.Tensor:
+        """n id rows (n, seq_len) on the CPU, drawn in chunks from the global torch generator; of one
+        category (its index) when given, else (conditional runs) about n/k of each in turn."""
         import torch
 
         from textgan.progress import progress
 
-        return torch.cat([self.generator.sample(min(CHUNK, n - lo), self.seq_len, temperature)
+        def draw(m: int) -> torch.Tensor:
+            if category is None:
+                return self.generator.sample(m, self.seq_len, temperature)
+            return self.generator.category(category).sample(m, self.seq_len, temperature)
+
+        if self.categories and category is None:  # whole chunks per category, as `sample_labels` says
+            counts = self.generator.sample_labels(n).bincount(minlength=len(self.categories)).tolist()
+            return torch.cat([self.sample(m, temperature, c) for c, m in enumerate(counts) if m])
+        return torch.cat([draw(min(CHUNK, n - lo))
                           for lo in progress(range(0, n, CHUNK), f"sampling {n} sentences",
                                              unit="chunk")]).cpu()
 
@@ -59,7 +83,7 @@ def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "c
     from textgan.core.checkpoint import load_checkpoint
     from textgan.games import load_recipe
     from textgan.text.data import load_run_vocabulary
-    from textgan.text.game import build_generator, pretrained_token_ids
+    from textgan.text.game import game_class, pretrained_token_ids
     from textgan.text.oracle import Oracle
     from textgan.text.tokenize import BOS
 
@@ -80,8 +104,9 @@ def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "c
         vocab, tokenizer = load_run_vocabulary(run_dir)
         vocab.check_fingerprint(signature["vocabulary"], f"checkpoint in {run_dir}")
         bos_id = BOS
-    generator = build_generator(recipe.model, signature["vocab_size"], bos_id, signature["seq_len"],
-                                pretrained_token_ids(vocab, tokenizer))
+    generator = game_class(recipe.model).make_generator(
+        recipe.model, signature["vocab_size"], bos_id, signature["seq_len"],
+        pretrained_token_ids(vocab, tokenizer), tuple(signature.get("categories", ())))
     generator.load_state_dict(state["ema"] or state["generator"])
     generator.to(device).eval()
     if hasattr(generator, "load_discriminator"):  # LeakGAN's generator reads D's features as it samples
@@ -90,8 +115,10 @@ def load_run_generator(run_dir: Path, checkpoint: str = "last", device: str = "c
 
 
 def sample_run(run_dir: Path, n: int, temperature: float = 1.0,
-               checkpoint: str = "last", seed: int = 0) -> list[str]:
-    """`n` detokenised sentences (space-separated ids for oracle runs) from the run's generator."""
+               checkpoint: str = "last", seed: int = 0, category: str | None = None) -> list[str]:
+    """`n` detokenised sentences (space-separated ids for oracle runs) from the run's generator: of
+    `category` when named; from a conditional run without one, `category<TAB>sentence` lines of
+    every category in turn."""
     import torch
 
     if n < 1:
@@ -99,5 +126,10 @@ def sample_run(run_dir: Path, n: int, temperature: float = 1.0,
     if not temperature > 0:
         raise UserError(f"--temperature must be > 0, got {temperature}")
     run = load_run_generator(run_dir, checkpoint)
+    index = None if category is None else run.category_index(category)
     torch.manual_seed(seed)
-    return run.decode(run.sample(n, temperature))
+    lines = run.decode(run.sample(n, temperature, index))
+    if run.categories and index is None:
+        names = [run.categories[c] for c in run.generator.sample_labels(n).tolist()]
+        lines = [f"{name}\t{line}" for name, line in zip(names, lines)]
+    return lines

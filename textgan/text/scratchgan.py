@@ -27,7 +27,7 @@ from textgan.core.objective import Objective
 from textgan.errors import UserError
 from textgan.metrics.nll import token_mask
 from textgan.text.data import TextData
-from textgan.text.game import TextGame
+from textgan.text.game import ModelConfig, TextGame
 from textgan.text.signals import reinforce_loss
 
 POSITION_DIM = 8  # sine waves appended to each token's embedding in D
@@ -162,10 +162,9 @@ class ScratchGANGame(TextGame):
         super().__init__(recipe, device, data)
         self.baseline = torch.zeros((), device=device)
 
-    def make_discriminator(self) -> nn.Module:
-        m = self.model_cfg
-        return PrefixDiscriminator(self.data.vocab_size, m.d_emb_dim, m.d_lstm_dim, m.d_lstm_layers,
-                                   m.d_layer_norm, m.d_dropout, eos_id=self.data.eos_id)
+    def make_discriminator(self, cfg: ModelConfig, data: TextData) -> nn.Module:
+        return PrefixDiscriminator(data.vocab_size, cfg.d_emb_dim, cfg.d_lstm_dim, cfg.d_lstm_layers,
+                                   cfg.d_layer_norm, cfg.d_dropout, eos_id=data.eos_id)
 
     def fake_batch(self, batch_size: int) -> Tensor:
         return self.generator.sample(batch_size, self.seq_len)

@@ -1,0 +1,92 @@
+"""Category-conditional generation on MR (sentences of at most 15 words): SentiGAN and CatGAN from
+the bundled recipes, each beside its own MLE start (the evaluation that ends its MLE phase: one
+LSTM per category for SentiGAN, the conditional generator for CatGAN).
+
+    python benchmarks/reproduce_mr.py --quick          # CPU: schedules cut short (see QUICK)
+    python benchmarks/reproduce_mr.py --device cuda    # the published schedules
+Per category: BLEU-2 against that category's test sentences, Self-BLEU-2, NLL_gen, and
+class_accuracy (the share of its samples the text classifier labels with it), read against the
+classifier's own accuracy on real sentences it never saw. Needs `textgan data get movie-review`.
+The table goes to stdout and is appended to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from results import record, reproduction_parser
+
+from textgan.core.logging import read_metrics
+from textgan.core.seeding import seed_everything
+from textgan.core.trainer import Trainer
+from textgan.games import build_game, load_recipe
+from textgan.storage import RECIPES_DIR
+
+SHORT = ["train.pretrain_steps=600", "data.n_eval=400", "eval.every=600", "eval.every_adversarial=0",
+         "eval.metric=", "train.progress=false", "train.checkpoint_every=100000"]
+QUICK = {  # CPU minutes instead of GPU hours: the same games, schedules cut short
+    "sentigan_mr": [*SHORT, "train.pretrain_d_steps=50", "train.steps=10", "train.n_critic=10",
+                    "model.rollouts=4"],
+    "catgan_mr": [*SHORT, "train.steps=10", "model.evo_eval_rows=64", "model.temperature_horizon=2000",
+                  "model.d_filter_sizes=[2,3,4,5]", "model.d_num_filters=[64,64,64,64]"],
+}
+CATEGORIES = ("pos", "neg")
+
+
+def train(name: str, overrides: list[str], out: Path, device: torch.device) -> tuple[list[dict], float, int]:
+    """One recipe through the trainer: its evaluation records, wall seconds and MLE's last step."""
+    recipe = load_recipe(RECIPES_DIR / f"{name}.yaml", overrides)
+    recipe.name = name
+    seed_everything(recipe.seed)
+    started = time.perf_counter()
+    Trainer(recipe, build_game(recipe, device), out / name, device).fit()
+    records = [r for r in read_metrics(out / name / "metrics.jsonl") if "class_accuracy" in r]
+    return records, time.perf_counter() - started, recipe.train.pretrain_steps
+
+
+def pick(r: dict) -> dict:
+    """The figures the table shows, per category and on average."""
+    return {k: v for k, v in r.items() if k.startswith(("bleu_2", "self_bleu_2", "nll_gen", "class"))}
+
+
+def row(name: str, phase: str, r: dict) -> str:
+    cells = [f"{r[f'{m}_{c}']:.3f}" for m in ("bleu_2", "self_bleu_2", "nll_gen", "class_accuracy")
+             for c in CATEGORIES]
+    return f"| {name} | {phase} (step {r['step']}) | {' | '.join(cells)} | {r['classifier_accuracy']:.3f} |"
+
+
+def main() -> None:
+    args = reproduction_parser(__doc__, QUICK).parse_args()
+    device = torch.device(args.device)
+    rows, figures = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out or tmp)
+        for name in args.only or QUICK:
+            records, wall, mle_steps = train(name, QUICK[name] if args.quick else ["train.progress=false"],
+                                             out, device)
+            start = next(r for r in records if r["step"] == mle_steps)
+            figures[name] = {"mle": pick(start), "gan": pick(records[-1]), "wall_s": wall}
+            rows += [row(name, "MLE start", start), row(name, f"GAN ({wall:.0f} s in all)", records[-1])]
+            print("\n".join(rows[-2:]), flush=True)
+    mode = ("quick (CPU schedules: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in QUICK.items()) + ")"
+            if args.quick else "full recipes")
+    heads = " | ".join(f"{m} {c}" for m in ("BLEU-2", "Self-BLEU-2", "NLL_gen", "class acc.")
+                       for c in CATEGORIES)
+    body = (f"{mode}; device {device}, torch threads {torch.get_num_threads()}. Per category: BLEU-2 "
+            "against its test sentences, Self-BLEU-2, NLL_gen (padding excluded), class accuracy of its "
+            "samples; the classifier's accuracy on the real sentences it never saw beside them.\n\n"
+            f"| recipe | generator | {heads} | classifier acc. |\n|---|---|" + "---|" * 9 + "\n"
+            + "\n".join(rows))
+    print(body)
+    print(json.dumps(figures, default=float))
+    if not args.no_record:
+        record("reproduce_mr: SentiGAN / CatGAN on MR15, per category, beside their MLE start"
+               + (" (quick)" if args.quick else ""), body)
+
+
+if __name__ == "__main__":
+    main()
