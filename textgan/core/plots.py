@@ -55,8 +55,11 @@ def panel_series(records: list[dict[str, Any]], game_panels: Sequence[MetricPane
         for k, v in r.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in NOT_PLOTTED:
                 numeric.setdefault(k, []).append((r[schema.STEP], v))
-    panels = [MetricPanel(p.title, p.keys + tuple(sorted(k for k in numeric if p.prefixes and k.startswith(
-        p.prefixes) and k not in p.keys)), p.log_y) for p in (*TRAINER_PANELS, *game_panels)]
+    def with_prefixed(p: MetricPanel) -> MetricPanel:
+        found = sorted(k for k in numeric if p.prefixes and k.startswith(p.prefixes) and k not in p.keys)
+        return MetricPanel(p.title, p.keys + tuple(found), p.log_y)
+
+    panels = [with_prefixed(p) for p in (*TRAINER_PANELS, *game_panels)]
     named = {k for p in panels for k in p.keys}
     panels += [MetricPanel(k, (k,)) for k in sorted(set(numeric) - named) if not k.endswith("_std")]
     out = []

@@ -148,9 +148,8 @@ def adversarial_step(p: Players, step: int, iteration: int, iterations: int, n_c
                      g_steps: int, mle_every: int = 0, mle_steps: int = 0) -> dict[str, float]:
     """One adversarial iteration (`iteration` of `iterations`, counted from the adversarial start):
     the game's per-iteration hook, `n_critic` D steps, `g_steps` G steps (the game's generator
-    phase), every `mle_every`-th
-    iteration `mle_steps` MLE steps of G (LeakGAN's interleaved teacher forcing), then the LR
-    schedules."""
+    phase), every `mle_every`-th iteration `mle_steps` MLE steps of G (LeakGAN's interleaved teacher
+    forcing), then the LR schedules."""
     record = dict(p.game.on_step(iteration, iterations))
     for _ in range(n_critic):
         record.update(d_step(p, step))
