@@ -68,8 +68,9 @@ class Game:
     def generator_phase(self, players: Any, step: int, g_steps: int,
                         g_step: Callable[[Any, int], dict[str, float]]) -> dict[str, float]:
         """The generator's part of an adversarial iteration (`players`: the `core.steps.Players` that
-        `g_step` updates; typed Any, as steps imports this module): `g_steps` generator steps. An evolutionary family (CatGAN) overrides
-        it to run several variations of the generator from one start and keep the fittest."""
+        `g_step` updates; typed Any, as steps imports this module): `g_steps` generator steps. An
+        evolutionary family (CatGAN) overrides it to run several variations of the generator from
+        one start and keep the fittest."""
         record: dict[str, float] = {}
         for _ in range(g_steps):
             record.update(g_step(players, step))
