@@ -209,7 +209,7 @@ def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], xlabel:
         ax.set_ylabel("nats per token (lower is better)" if keys[0].startswith("nll") else "score (0..1)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(f"{name}: {setup.recipes[name]}")
+    fig.suptitle(", ".join([f"{name}: {setup.recipes[name]}", *setup.variants.get(name, [])]))
     atomic_save_figure(fig, path)
     plt.close(fig)
 
