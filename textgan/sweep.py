@@ -147,6 +147,19 @@ def frontier_pairs(row: dict[str, float]) -> list[tuple[str, str]]:
     return pairs or [("temperature", "nll_gen")]
 
 
+def _legend_below(fig: Any, axes: Sequence[Any]) -> None:
+    """One legend for all panels, under them, so it never covers a curve."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    rows = (len(entries) + 3) // 4
+    fig.tight_layout(rect=(0, 0.05 * rows, 1, 1))
+    if entries:
+        fig.legend(entries.values(), entries.keys(), loc="lower center", ncol=min(4, len(entries)),
+                   fontsize=8, frameon=False)
+
+
 def plot_sweep(curves: dict[str, Sequence[dict[str, float]]], path: Path,
                marks: dict[str, tuple[str, float, str]] | None = None) -> None:
     """The quality–diversity curves of one or more runs as one PNG, a panel per pair the runs share
@@ -179,9 +192,7 @@ def plot_sweep(curves: dict[str, Sequence[dict[str, float]]], path: Path,
         ax.set_ylabel(AXIS_LABELS.get(y, y), fontsize=9)
         ax.margins(0.12)  # room for the temperature labels at the ends of the curves
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+    _legend_below(fig, axes[0])
     fig.suptitle("quality–diversity over sampling temperature (point labels: T)")
-    fig.tight_layout()
     atomic_save_figure(fig, Path(path))
     plt.close(fig)
