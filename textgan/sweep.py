@@ -154,6 +154,7 @@ def _legend_below(fig: Any, axes: Sequence[Any]) -> None:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             entries.setdefault(label, handle)
     rows = (len(entries) + 3) // 4
+    fig.set_figheight(fig.get_figheight() + 0.25 * rows)
     fig.tight_layout(rect=(0, 0.05 * rows, 1, 1))
     if entries:
         fig.legend(entries.values(), entries.keys(), loc="lower center", ncol=min(4, len(entries)),
@@ -192,7 +193,7 @@ def plot_sweep(curves: dict[str, Sequence[dict[str, float]]], path: Path,
         ax.set_ylabel(AXIS_LABELS.get(y, y), fontsize=9)
         ax.margins(0.12)  # room for the temperature labels at the ends of the curves
         ax.grid(alpha=0.3)
-    _legend_below(fig, axes[0])
     fig.suptitle("quality–diversity over sampling temperature (point labels: T)")
+    _legend_below(fig, axes[0])
     atomic_save_figure(fig, Path(path))
     plt.close(fig)
