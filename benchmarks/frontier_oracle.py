@@ -72,7 +72,7 @@ SETUPS = {
     "oracle": Setup(
         recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small",
                  "relgan1_small": "relgan_oracle_small", "rankgan": "rankgan_oracle"},
-        # RelGAN(1): beta held at 1 (the paper's smallest beta_max), its other settings the recipe's
+        # RelGAN(1): beta held at 1 (no annealing: the low end of beta_max), its other settings the recipe's
         variants={"relgan1_small": ["model.beta_max=1"]},
         quick={
             "mle": ["train.pretrain_steps=400", "eval.every=200", "data.n_eval=2000"],
