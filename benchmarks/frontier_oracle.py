@@ -11,8 +11,9 @@ stopped when started again with the same --out (a finished stage is kept, an unf
 1. `mle`: `mle_oracle` (`mle_coco`);
 2. `seqgan`, `relgan_small`: `seqgan_oracle` and `relgan_oracle_small` (`seqgan_coco`,
    `relgan_coco_small`) with `--init-from mle`, side by side (each stage's output in OUT/NAME.log);
-   on the oracle also `relgan1_small`: `relgan_oracle_small` with beta held at 1 (RelGAN(1)), and
-   `rankgan`: `rankgan_oracle`;
+   on the oracle also `relgan1_small`: `relgan_oracle_small` with beta held at 1 (RelGAN(1)),
+   `rankgan`: `rankgan_oracle`, and `scratchgan`: `scratchgan_oracle` CPU-sized, from a random
+   generator (ScratchGAN trains without MLE);
 3. `textgan sweep` of each final generator at TEMPERATURES: on the oracle NLL_oracle of 10,000
    samples against NLL_gen; on COCO BLEU-5 against Self-BLEU-5 (2,000 samples, all 10,000 test
    references) and Caccia et al.'s LM score against reverse LM score (`--metrics lm_score,reverse_lm_score`).
@@ -62,6 +63,7 @@ class Setup:
     variants: dict[str, list[str]] = field(default_factory=dict)  # a stage's settings beside its recipe's
     diversity: tuple[str, ...] = ()  # sweep columns shown beside the frontier's
     compare_at: tuple[str, ...] = ("nll_gen",)  # y against MLE's curve at equal values of these
+    from_scratch: tuple[str, ...] = ()  # stages trained from a random generator, not from `mle`
 
     @property
     def gans(self) -> list[str]:
@@ -71,9 +73,14 @@ class Setup:
 SETUPS = {
     "oracle": Setup(
         recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small",
-                 "relgan1_small": "relgan_oracle_small", "rankgan": "rankgan_oracle"},
+                 "relgan1_small": "relgan_oracle_small", "rankgan": "rankgan_oracle",
+                 "scratchgan": "scratchgan_oracle"},
         # RelGAN(1): beta held at 1 (no annealing: the low end of beta_max), its other settings the recipe's
-        variants={"relgan1_small": ["model.beta_max=1"]},
+        variants={"relgan1_small": ["model.beta_max=1"],
+                  # CPU-sized: D 64 wide (not 512), G's rate 3e-3 (not 9.59e-5), 800 steps (not 200,000)
+                  "scratchgan": ["model.d_lstm_dim=64", "optim_g.lr=3e-3", "train.steps=800",
+                                 "data.n_eval=5000", "eval.every=200"]},
+        from_scratch=("scratchgan",),
         quick={
             "mle": ["train.pretrain_steps=400", "eval.every=200", "data.n_eval=2000"],
             "seqgan": ["train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3",
@@ -82,6 +89,7 @@ SETUPS = {
             "relgan1_small": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
             "rankgan": ["train.pretrain_d_steps=50", "train.steps=4", "train.n_critic=3",
                         "eval.every_adversarial=2", "data.n_eval=2000"],
+            "scratchgan": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
         },
         temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=10_000, quick_n=2000,
         frontiers=(("nll_gen", "nll_oracle"),),
@@ -128,7 +136,7 @@ def start_training(setup: Setup, name: str, out: Path,
     cmd += [arg for o in settings for arg in ("--set", o)]
     if (run / "checkpoints" / "last.pt").is_file():
         cmd.append("--resume")
-    elif name != "mle":
+    elif name != "mle" and name not in setup.from_scratch:
         cmd += ["--init-from", str(out / "mle")]
     log = out / f"{name}.log"
     print(f"{name}: {' '.join(cmd[2:])}  (log: {log})", file=sys.stderr)
@@ -298,11 +306,12 @@ def main() -> None:
         if name != "mle":
             start = adversarial_start(config)
             points = [dict(p, step=p["step"] - start) for p in points if p["step"] >= start]
-        xlabel = "MLE step" if name == "mle" else "adversarial step (0: the MLE generator it starts from)"
+        xlabel = ("MLE step" if name == "mle" else "adversarial step (from a random generator)"
+                  if name in setup.from_scratch else "adversarial step (0: the MLE generator it starts from)")
         plot_curves(setup, name, points, xlabel, out / f"curves_{name}.png")
         frontiers[name] = sweep(setup, name, out, args.quick, env)
         summary = json.loads((run / "summary.json").read_text())
-        first = points[0] if name != "mle" else None
+        first = points[0] if name != "mle" and name not in setup.from_scratch else None
         lower_better = y.startswith("nll")
         best = (min if lower_better else max)(points, key=lambda p: p[y])
         models[name] = {
