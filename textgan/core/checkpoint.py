@@ -11,8 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -94,6 +96,30 @@ def load_weights_only(path: Path, what: str) -> Any:
         if "weights_only" in first or "Weights only" in first:  # torch's advice to load unsafely: not ours
             first = "it holds more than tensors and plain data, or is damaged"
         raise UserError(f"cannot read {what} {path}: {first}") from None
+
+
+M = TypeVar("M", bound=torch.nn.Module)
+
+
+def cached_training(path: Path, key: str, what: str, model: M,
+                    train: Callable[[], tuple[M, float]]) -> tuple[M, float]:
+    """A trained module and its accuracy, from the cache file `path` into `model` when it reads, else
+    from `train()` (then saved there atomically). An unreadable cache file, or one the cache folder
+    cannot take, is a warning: the module is trained (again) instead."""
+    if path.is_file():
+        try:
+            saved = load_weights_only(path, f"cached {what}")
+            model.load_state_dict(saved["state_dict"])
+            return model.eval(), float(saved["accuracy"])
+        except (UserError, RuntimeError, KeyError, TypeError) as exc:
+            print(f"warning: ignoring unreadable classifier cache {path}: {str(exc).splitlines()[0]}",
+                  file=sys.stderr)
+    model, acc = train()
+    try:
+        atomic_torch_save({"state_dict": model.state_dict(), "accuracy": acc, "key": key}, path)
+    except OSError as exc:
+        print(f"warning: cannot cache the {what} in {path.parent}: {exc.strerror}", file=sys.stderr)
+    return model, acc
 
 
 def load_checkpoint(path: Path, signature: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -12,18 +12,17 @@ extractor.
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from textgan.core.checkpoint import load_weights_only
+from textgan.core.checkpoint import cached_training
 from textgan.errors import UserError
 from textgan.image.data import ImageData, to_unit_range
 from textgan.progress import progress_bar
-from textgan.storage import atomic_torch_save, cache_root
+from textgan.storage import cache_root
 
 VERSION = 1  # bump when the architecture or the training changes: old cache files are then ignored
 FEATURE_DIM = 128
@@ -107,19 +106,4 @@ def load_or_train(data: ImageData, steps: int, cache_dir: Path | None = None) ->
     key = cache_key(data, steps)
     path = cache_dir / f"classifier_{key}.pt"
     model = SmallCNN(data.images.shape[1], int(data.labels.max()) + 1 if data.labels is not None else 1)
-    if path.is_file():
-        try:
-            saved = load_weights_only(path, "cached domain classifier")
-            model.load_state_dict(saved["state_dict"])
-            model.eval()
-            return model, float(saved["accuracy"])
-        except (UserError, RuntimeError, KeyError, TypeError) as exc:
-            print(f"warning: ignoring unreadable classifier cache {path}: {str(exc).splitlines()[0]}",
-                  file=sys.stderr)
-    model, acc = train_classifier(data, steps)
-    try:
-        atomic_torch_save({"state_dict": model.state_dict(), "accuracy": acc, "key": key}, path)
-    except OSError as exc:
-        print(f"warning: cannot cache the domain classifier in {cache_dir}: {exc.strerror}", file=sys.stderr)
-    return model, acc
-
+    return cached_training(path, key, "domain classifier", model, lambda: train_classifier(data, steps))

@@ -15,17 +15,16 @@ version and the training length. Training draws from its own seeded generators, 
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from textgan.core.checkpoint import load_weights_only
+from textgan.core.checkpoint import cached_training
 from textgan.errors import UserError
 from textgan.progress import progress_bar
-from textgan.storage import atomic_torch_save, cache_root
+from textgan.storage import cache_root
 from textgan.text.discriminators import SeqGANDiscriminator
 
 VERSION = 1  # bump when the architecture or the training changes: old cache files are then ignored
@@ -97,20 +96,11 @@ def load_or_train(rows: Tensor, labels: Tensor, held: Tensor, held_labels: Tenso
     cache_dir = Path(cache_dir) if cache_dir else cache_root()
     key = cache_key(rows, labels, held, held_labels, vocab_size, n_classes, steps)
     path = cache_dir / f"text_classifier_{key}.pt"
-    if path.is_file():
-        try:
-            saved = load_weights_only(path, "cached text classifier")
-            with torch.random.fork_rng():  # the same random stream whether cached or trained
-                model = build_classifier(vocab_size, rows.shape[1], n_classes)
-            model.load_state_dict(saved["state_dict"])
-            return model.eval(), float(saved["accuracy"])
-        except (UserError, RuntimeError, KeyError, TypeError) as exc:
-            print(f"warning: ignoring unreadable classifier cache {path}: {str(exc).splitlines()[0]}",
-                  file=sys.stderr)
-    model = train_classifier(rows, labels, vocab_size, n_classes, steps)
-    acc = accuracy(model, held, held_labels)
-    try:
-        atomic_torch_save({"state_dict": model.state_dict(), "accuracy": acc, "key": key}, path)
-    except OSError as exc:
-        print(f"warning: cannot cache the text classifier in {cache_dir}: {exc.strerror}", file=sys.stderr)
-    return model, acc
+    with torch.random.fork_rng():  # the same random stream whether cached or trained
+        model = build_classifier(vocab_size, rows.shape[1], n_classes)
+
+    def train() -> tuple[SeqGANDiscriminator, float]:
+        trained = train_classifier(rows, labels, vocab_size, n_classes, steps)
+        return trained, accuracy(trained, held, held_labels)
+
+    return cached_training(path, key, "text classifier", model, train)
