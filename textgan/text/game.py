@@ -508,9 +508,9 @@ def _check_losses(recipe: Recipe) -> None:
 
 def game_class(cfg: ModelConfig) -> type[TextGame]:
     """The game of a recipe's model section: its family's, else RelGAN's or SeqGAN's by signal."""
-    if cfg.family:
-        module, name = FAMILIES[cfg.family].split(":")
-        return getattr(importlib.import_module(module), name)
+    family = family_module(cfg.family)
+    if family is not None:
+        return getattr(family, FAMILIES[cfg.family].split(":")[1])
     return GumbelGame if cfg.signal == "gumbel" else PolicyGradientGame
 
 
