@@ -14,7 +14,9 @@ from runs import assert_same_weights, kill_after_first_checkpoint, run_cli
 
 from textgan.cli import main
 from textgan.config import LossConfig
+from textgan.core.checkpoint import load_checkpoint
 from textgan.core.objective import Objective
+from textgan.core.trainer import Trainer
 from textgan.errors import UserError
 from textgan.games import load_recipe, recipe_from_dict
 from textgan.storage import RECIPES_DIR
@@ -245,9 +247,16 @@ def test_a_run_resumes_bit_for_bit_after_sigkill_samples_and_reads_in_the_doctor
     assert len(rows) == 5 and all(len(r) == 8 and all(0 <= int(i) < 30 for i in r) for r in rows)
 
 
-def test_adversarial_training_starts_from_a_leakgan_mle_run(tmp_path):
+def test_adversarial_training_starts_from_a_leakgan_mle_run_and_the_d_it_read(tmp_path):
     mle = tmp_path / "mle"
-    assert main(["train", str(leak_recipe(tmp_path, steps=0, pretrain_d_steps=0)), "--out", str(mle)]) == 0
+    assert main(["train", str(leak_recipe(tmp_path, steps=0)), "--out", str(mle)]) == 0
+    saved = load_checkpoint(mle / "checkpoints" / "last.pt")
+    recipe = load_recipe(leak_recipe(tmp_path, steps=2, pretrain_d_steps=0, mle_every=0, mle_steps=0), ["seed=7"])
+    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "unused", torch.device("cpu"))
+    trainer.init_generator_from(mle)
+    for part in ("generator", "discriminator"):  # the goals mean nothing without the D they were learnt on
+        mine = getattr(trainer.game, part).state_dict()
+        assert all(torch.equal(mine[k], v) for k, v in saved[part].items()), part
     adv = tmp_path / "adv"
     assert main(["train", str(leak_recipe(tmp_path, steps=2, mle_every=0, mle_steps=0)), "--out", str(adv),
                  "--init-from", str(mle)]) == 0

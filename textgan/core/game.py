@@ -26,6 +26,9 @@ class Game:
 
     generator: nn.Module
     discriminator: nn.Module
+    # What `--init-from` takes from another run: the generator alone, unless the generator cannot work
+    # without its partner (LeakGAN's reads its discriminator's features).
+    init_from_parts: tuple[str, ...] = ("generator",)
 
     def real_batch(self) -> Tensor:
         """The next training batch of real data, in D's input format."""

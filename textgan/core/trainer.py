@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from textgan.config import Recipe
@@ -278,9 +278,9 @@ class Trainer:
             truncate_metrics(self.out_dir / "metrics.jsonl", self.step)
 
     def init_generator_from(self, source: str | Path) -> int:
-        """Start from another run's generator (and its EMA, else its generator as the EMA): the same
-        game and data (vocabulary, sequence length, oracle) and the same generator shape, or a
-        `UserError`. Returns the step the source had reached."""
+        """Start from another run's generator (and its EMA, else its generator as the EMA; and whatever
+        else the game's `init_from_parts` names): the same game and data (vocabulary, sequence length,
+        oracle) and the same shapes, or a `UserError`. Returns the step the source had reached."""
         path = Path(source)
         if path.is_dir():
             path = path / "checkpoints" / "last.pt"
@@ -296,21 +296,26 @@ class Trainer:
             if theirs_data.get(key) != mine_data.get(key):  # the sizes first: they say the most
                 raise UserError(f"--init-from {path}: other data: "
                                 f"{first_difference(theirs_data.get(key), mine_data.get(key), key)}")
-        G = self.game.generator
-        mine = G.state_dict()
-        theirs = state["generator"]
+        for part in self.game.init_from_parts:
+            self._load_part(path, part, state[part])
+        if self.ema:
+            self.ema.load_state_dict(state["ema"] if state.get("ema") else state["generator"])
+        return int(state["step"])
+
+    def _load_part(self, path: Path, part: str, theirs: dict[str, Tensor]) -> None:
+        """Load the game's `part` (generator, discriminator) from another run's weights, or a
+        `UserError` naming the first parameter that is missing or shaped otherwise."""
+        module = getattr(self.game, part)
+        mine = module.state_dict()
         if theirs.keys() != mine.keys():
             extra = sorted(set(theirs) ^ set(mine))[:2]
-            raise UserError(f"--init-from {path}: another generator (parameters {', '.join(extra)} are "
+            raise UserError(f"--init-from {path}: another {part} (parameters {', '.join(extra)} are "
                             "in one only)")
         for key, value in theirs.items():
             if value.shape != mine[key].shape:
-                raise UserError(f"--init-from {path}: generator parameter {key} has shape "
+                raise UserError(f"--init-from {path}: {part} parameter {key} has shape "
                                 f"{tuple(value.shape)} there but {tuple(mine[key].shape)} in this recipe")
-        G.load_state_dict(theirs)
-        if self.ema:
-            self.ema.load_state_dict(state["ema"] if state.get("ema") else theirs)
-        return int(state["step"])
+        module.load_state_dict(theirs)
 
     # ----------------------------------------------------------------- one iteration
     def _autocast(self) -> contextlib.AbstractContextManager:

@@ -213,6 +213,9 @@ class LeakGANGame(PolicyGradientGame):
     into adversarial training by `train.mle_every`)."""
 
     generator: LeakGANGenerator
+    # the manager's goals live in this D's feature space: a generator started without its D follows
+    # goals that point nowhere
+    init_from_parts = ("generator", "discriminator")
 
     @classmethod
     def make_generator(cls, cfg: ModelConfig, vocab_size: int, bos_id: int, seq_len: int,
