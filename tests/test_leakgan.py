@@ -251,14 +251,15 @@ def test_adversarial_training_starts_from_a_leakgan_mle_run_and_the_d_it_read(tm
     mle = tmp_path / "mle"
     assert main(["train", str(leak_recipe(tmp_path, steps=0)), "--out", str(mle)]) == 0
     saved = load_checkpoint(mle / "checkpoints" / "last.pt")
-    recipe = load_recipe(leak_recipe(tmp_path, steps=2, pretrain_d_steps=0, mle_every=0, mle_steps=0), ["seed=7"])
-    trainer = Trainer(recipe, build_game(recipe, torch.device("cpu")), tmp_path / "unused", torch.device("cpu"))
+    adv_recipe = leak_recipe(tmp_path, steps=2, pretrain_d_steps=0, mle_every=0, mle_steps=0)
+    recipe, cpu = load_recipe(adv_recipe, ["seed=7"]), torch.device("cpu")
+    trainer = Trainer(recipe, build_game(recipe, cpu), tmp_path / "unused", cpu)
     trainer.init_generator_from(mle)
     for part in ("generator", "discriminator"):  # the goals mean nothing without the D they were learnt on
         mine = getattr(trainer.game, part).state_dict()
         assert all(torch.equal(mine[k], v) for k, v in saved[part].items()), part
     adv = tmp_path / "adv"
-    assert main(["train", str(leak_recipe(tmp_path, steps=2, mle_every=0, mle_steps=0)), "--out", str(adv),
+    assert main(["train", str(adv_recipe), "--out", str(adv),
                  "--init-from", str(mle)]) == 0
     records = [json.loads(line) for line in (adv / "metrics.jsonl").read_text().splitlines()]
     assert not any("mle_loss" in r for r in records) and sum("g_loss" in r for r in records) == 2
