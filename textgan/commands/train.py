@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run folder (default runs/RECIPE_NAME)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--init-from", metavar="RUN_DIR_OR_CHECKPOINT",
-                   help="start from another run's generator (and EMA), skipping MLE pre-training")
+                   help="start from another run's generator (and EMA; LeakGAN's with its D), skipping MLE "
+                        "pre-training")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, help="random seed (overrides the recipe's)")
     p.set_defaults(func=run)
