@@ -166,6 +166,21 @@ class Replay(ConditionalGenerator):
         return One()
 
 
+def test_the_classifiers_accuracy_on_real_sentences_is_also_given_per_category(tmp_path):
+    from textgan.text.classifier import predict
+
+    game = game_of(tmp_path, "sentigan")
+    labels, predicted = game.data.train_labels, predict(game.classifier, game.data.train)
+    by_category = game.classifier_accuracy_by_category
+    assert list(by_category) == list(game.data.categories)
+    for c, name in enumerate(game.data.categories):
+        assert by_category[name] == pytest.approx(float((predicted[labels == c] == c).float().mean()))
+    # weighted by the categories' sizes, they make the overall accuracy (computed apart, when trained)
+    sizes = [int((labels == c).sum()) for c in range(game.k)]
+    overall = sum(a * n for a, n in zip(by_category.values(), sizes)) / sum(sizes)
+    assert overall == pytest.approx(game.classifier_accuracy)
+
+
 def test_samples_of_class_c_are_scored_against_class_c(tmp_path):
     game = game_of(tmp_path, "sentigan")
     assert game.classifier_accuracy > 0.9  # the categories differ by their words: an easy classifier
@@ -177,6 +192,8 @@ def test_samples_of_class_c_are_scored_against_class_c(tmp_path):
         assert right[f"class_accuracy_{name}"] == 1.0 and swapped[f"class_accuracy_{name}"] == 0.0
     # the replayed rows are the classifier's own training rows
     assert right["class_accuracy"] == 1.0 and right["classifier_accuracy"] == game.classifier_accuracy
+    for name, a in game.classifier_accuracy_by_category.items():
+        assert right[f"classifier_accuracy_{name}"] == a
     lines = (tmp_path / "step_0000000.txt").read_text().splitlines()
     for line in lines:
         name, sentence = line.split("\t")

@@ -108,8 +108,8 @@ class TrainConfig:
     iterations. `steps: 0` makes an MLE-only run. `mle_every` > 0 interleaves `mle_steps` generator MLE
     steps into every `mle_every`-th adversarial iteration (LeakGAN's schedule). `init_from`: a run
     folder (its `checkpoints/last.pt`) or checkpoint whose generator and EMA (LeakGAN's: and the D it
-    reads) this run starts from, for the same game, data and model shape (`textgan train --init-from` sets it together with
-    `pretrain_steps: 0`).
+    reads) this run starts from, for the same game, data and model shape (`textgan train
+    --init-from` sets it together with `pretrain_steps: 0`).
     """
 
     steps: int = 1000

@@ -11,7 +11,9 @@ Evaluation scores the samples of category c against category c: NLL_gen on c's t
 against c's test sentences, Self-BLEU among c's samples, and `class_accuracy_<c>`, the share that
 the text classifier (`textgan.text.classifier`) labels c. The plain names (`nll_gen`, `bleu_2`,
 `class_accuracy`, ...) are the means over the categories; `classifier_accuracy` is the classifier's
-own accuracy on real sentences it never saw, the figure `class_accuracy` is read against.
+own accuracy on real sentences it never saw, the figure `class_accuracy` is read against, and
+`classifier_accuracy_<c>` its accuracy on those of category c, the figure `class_accuracy_<c>` is
+read against.
 """
 
 from __future__ import annotations
@@ -125,19 +127,26 @@ class ConditionalTextGame(TextGame):
         self.classifier, self.classifier_accuracy = self._classifier()
 
     def _classifier(self) -> tuple[nn.Module | None, float]:
-        """The text classifier and its accuracy on the generator's training rows (None without
-        `data.classifier_steps`)."""
+        """The text classifier and its accuracy on the generator's training rows, overall and on each
+        category's rows in `classifier_accuracy_by_category` (None without `data.classifier_steps`)."""
+        self.classifier_accuracy_by_category: dict[str, float] = {}
         if not self.cfg.classifier_steps:
             return None, float("nan")
-        from textgan.text.classifier import load_or_train
+        from textgan.text.classifier import load_or_train, predict
 
         data = self.data
         assert data.train_labels is not None and data.test_labels is not None
         model, acc = load_or_train(data.test, data.test_labels, data.train, data.train_labels,
                                    data.vocab_size, self.k, self.cfg.classifier_steps,
                                    Path(self.cfg.cache_dir).expanduser() if self.cfg.cache_dir else None)
+        # a classifier that favours one category sets each category its own bar
+        predicted = predict(model, data.train)
+        self.classifier_accuracy_by_category = {
+            name: float((predicted[data.train_labels == c] == c).float().mean())
+            for c, name in enumerate(data.categories)}
+        each = ", ".join(f"{c} {100 * a:.2f} %" for c, a in self.classifier_accuracy_by_category.items())
         print(f"text classifier: {100 * acc:.2f} % accuracy on the {len(data.train)} training sentences "
-              f"(it trained on the {len(data.test)} test sentences)", file=sys.stderr)
+              f"({each}; it trained on the {len(data.test)} test sentences)", file=sys.stderr)
         return model.to(self.device), acc
 
     def labels_of(self, batch: Tensor) -> Tensor:
@@ -157,7 +166,8 @@ class ConditionalTextGame(TextGame):
             names |= {f"{m}_{c}" for m in PER_CLASS[:2] for c in self.data.categories}
         if self.classifier is not None:
             names |= {"class_accuracy", "classifier_accuracy"}
-            names |= {f"class_accuracy_{c}" for c in self.data.categories}
+            names |= {f"{m}_{c}" for m in ("class_accuracy", "classifier_accuracy")
+                      for c in self.data.categories}
         return names
 
     def metric_hint(self, metric: str) -> str:
@@ -185,6 +195,8 @@ class ConditionalTextGame(TextGame):
             metrics |= {f"{key}_{name}": m[key] for key in (*PER_CLASS, "class_accuracy") if key in m}
         if self.classifier is not None:
             metrics["classifier_accuracy"] = self.classifier_accuracy
+            by_category = self.classifier_accuracy_by_category
+            metrics |= {f"classifier_accuracy_{c}": a for c, a in by_category.items()}
         metrics |= evaluate_tokens(tokens, metrics=GROUPS["distinct"])
         atomic_write_text(out_dir / f"step_{step:07d}.txt", "".join(line + "\n" for line in lines))
         return metrics
