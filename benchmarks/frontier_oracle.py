@@ -5,6 +5,7 @@ al. 2020: a GAN's gain is real only where its whole curve lies below MLE's).
     python benchmarks/frontier_oracle.py                  # SeqGAN oracle, full schedules (hours on 2 cores)
     python benchmarks/frontier_oracle.py --quick          # the same pipeline cut short (minutes)
     python benchmarks/frontier_oracle.py --corpus coco    # COCO captions (bundled), full schedules
+    python benchmarks/frontier_oracle.py --only leakgan   # one GAN (with MLE and the stage it starts from)
 
 Stages, each an ordinary run folder under --out, so an interrupted benchmark continues where it
 stopped when started again with the same --out (a finished stage is kept, an unfinished one resumed):
@@ -12,8 +13,9 @@ stopped when started again with the same --out (a finished stage is kept, an unf
 2. `seqgan`, `relgan_small`: `seqgan_oracle` and `relgan_oracle_small` (`seqgan_coco`,
    `relgan_coco_small`) with `--init-from mle`, side by side (each stage's output in OUT/NAME.log);
    on the oracle also `relgan1_small`: `relgan_oracle_small` with beta held at 1 (RelGAN(1)),
-   `rankgan`: `rankgan_oracle`, and `scratchgan`: `scratchgan_oracle` CPU-sized, from a random
-   generator (ScratchGAN trains without MLE);
+   `rankgan`: `rankgan_oracle`, `scratchgan`: `scratchgan_oracle` CPU-sized, from a random
+   generator (ScratchGAN trains without MLE), and `leakgan`: `leakgan_oracle` CPU-sized, from
+   `leakgan_mle`, its own MLE run (its generator is not the LSTM) with the D its manager reads;
 3. `textgan sweep` of each final generator at TEMPERATURES: on the oracle NLL_oracle of 10,000
    samples against NLL_gen; on COCO BLEU-5 against Self-BLEU-5 (2,000 samples, all 10,000 test
    references) and Caccia et al.'s LM score against reverse LM score (`--metrics lm_score,reverse_lm_score`).
@@ -64,23 +66,52 @@ class Setup:
     diversity: tuple[str, ...] = ()  # sweep columns shown beside the frontier's
     compare_at: tuple[str, ...] = ("nll_gen",)  # y against MLE's curve at equal values of these
     from_scratch: tuple[str, ...] = ()  # stages trained from a random generator, not from `mle`
+    starts_from: dict[str, str] = field(default_factory=dict)  # a stage that starts from another than `mle`
 
     @property
     def gans(self) -> list[str]:
         return [name for name in self.recipes if name != "mle"]
 
+    def start_of(self, name: str) -> str | None:
+        """The stage whose generator `name` starts from (None: a random generator)."""
+        if name == "mle" or name in self.from_scratch:
+            return None
+        return self.starts_from.get(name, "mle")
 
+    def with_starts(self, names: list[str]) -> list[str]:
+        """`names` and every stage they start from, each after its start."""
+        ordered: list[str] = []
+        for name in names:
+            chain = [name]
+            while (start := self.start_of(chain[-1])) is not None:
+                chain.append(start)
+            ordered += [n for n in reversed(chain) if n not in ordered]
+        return ordered
+
+
+LEAKGAN_CPU = ["model.d_filter_sizes=[1,2,3,4,5,6,7,8,9,10,15,20]",
+               "model.d_num_filters=[25,50,50,50,50,25,25,25,25,25,40,40]", "data.n_eval=5000"]
 SETUPS = {
     "oracle": Setup(
         recipes={"mle": "mle_oracle", "seqgan": "seqgan_oracle", "relgan_small": "relgan_oracle_small",
                  "relgan1_small": "relgan_oracle_small", "rankgan": "rankgan_oracle",
-                 "scratchgan": "scratchgan_oracle"},
+                 "scratchgan": "scratchgan_oracle", "leakgan_mle": "leakgan_oracle",
+                 "leakgan": "leakgan_oracle"},
         # RelGAN(1): beta held at 1 (no annealing: the low end of beta_max), its other settings the recipe's
         variants={"relgan1_small": ["model.beta_max=1"],
                   # CPU-sized: D 64 wide (not 512), G's rate 3e-3 (not 9.59e-5), 800 steps (not 200,000)
                   "scratchgan": ["model.d_lstm_dim=64", "optim_g.lr=3e-3", "train.steps=800",
-                                 "data.n_eval=5000", "eval.every=200"]},
-        from_scratch=("scratchgan",),
+                                 "data.n_eval=5000", "eval.every=200"],
+                  # LeakGAN's generator is not the LSTM: its own MLE start (with the D it reads), both
+                  # CPU-sized: D a quarter as wide, 3,000 MLE steps at 5e-3 (not 12,480 at 1.5e-3), 200
+                  # D steps (not 4,680), 200 iterations (not 800)
+                  "leakgan_mle": [*LEAKGAN_CPU, "train.steps=0", "train.pretrain_steps=3000",
+                                  "optim_pretrain.lr=5e-3", "train.pretrain_d_steps=200", "eval.every=500",
+                                  "train.checkpoint_every=500"],
+                  "leakgan": [*LEAKGAN_CPU, "train.pretrain_d_steps=0", "train.steps=200",
+                              "eval.every_adversarial=25", "train.checkpoint_every=25"]},
+        from_scratch=("scratchgan", "leakgan_mle"),
+        starts_from={"leakgan": "leakgan_mle"},
         quick={
             "mle": ["train.pretrain_steps=400", "eval.every=200", "data.n_eval=2000"],
             "seqgan": ["train.pretrain_d_steps=50", "train.steps=8", "train.n_critic=3",
@@ -90,13 +121,16 @@ SETUPS = {
             "rankgan": ["train.pretrain_d_steps=50", "train.steps=4", "train.n_critic=3",
                         "eval.every_adversarial=2", "data.n_eval=2000"],
             "scratchgan": ["train.steps=40", "eval.every=20", "data.n_eval=2000"],
+            "leakgan_mle": ["train.pretrain_steps=100", "train.pretrain_d_steps=10", "eval.every=50",
+                            "data.n_eval=500"],
+            "leakgan": ["train.steps=4", "eval.every_adversarial=2", "data.n_eval=500"],
         },
         temperatures=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.2, 1.5), n=10_000, quick_n=2000,
         frontiers=(("nll_gen", "nll_oracle"),),
-        published={"mle": 9.038, "seqgan": 8.736, "relgan_small": 6.680, "rankgan": 8.247},
+        published={"mle": 9.038, "seqgan": 8.736, "relgan_small": 6.680, "rankgan": 8.247, "leakgan": 7.038},
         published_source={"mle": "MLE published", "seqgan": "SeqGAN published",
                           "relgan_small": "RelGAN(100) published, paper-sized G",
-                          "rankgan": "RankGAN published"},
+                          "rankgan": "RankGAN published", "leakgan": "LeakGAN published, sampled at T = 2/3"},
         published_metric="nll_oracle", dataset="seqgan-oracle", diversity=("distinct_2", "distinct_4"),
         compare_at=("nll_gen", "distinct_2")),
     "coco": Setup(
@@ -136,8 +170,8 @@ def start_training(setup: Setup, name: str, out: Path,
     cmd += [arg for o in settings for arg in ("--set", o)]
     if (run / "checkpoints" / "last.pt").is_file():
         cmd.append("--resume")
-    elif name != "mle" and name not in setup.from_scratch:
-        cmd += ["--init-from", str(out / "mle")]
+    elif setup.start_of(name):
+        cmd += ["--init-from", str(out / setup.start_of(name))]
     log = out / f"{name}.log"
     print(f"{name}: {' '.join(cmd[2:])}  (log: {log})", file=sys.stderr)
     with log.open("a") as sink:
@@ -154,16 +188,20 @@ def finish_training(name: str, proc: subprocess.Popen | None, out: Path) -> None
 
 
 def train_stages(setup: Setup, names: list[str], out: Path, quick: bool, threads: int) -> None:
-    """MLE first (every GAN starts from it), then the GANs side by side, the threads split between them
-    (on a small machine, two 1-thread runs finish sooner than two 2-thread runs one after the other)."""
+    """MLE first (the GANs start from it), then in waves the stages whose start has finished, side by
+    side, the threads split between them (on a small machine, two 1-thread runs finish sooner than
+    two 2-thread runs one after the other)."""
     def env(n: int) -> dict[str, str]:
         return dict(os.environ, OMP_NUM_THREADS=str(max(1, n)))
 
     finish_training("mle", start_training(setup, "mle", out, quick, env(threads)), out)
-    gans = [n for n in names if n != "mle"]
-    running = {n: start_training(setup, n, out, quick, env(threads // len(gans))) for n in gans}
-    for name, proc in running.items():
-        finish_training(name, proc, out)
+    pending = [n for n in names if n != "mle"]
+    while pending:
+        wave = [n for n in pending if setup.start_of(n) not in pending]
+        running = {n: start_training(setup, n, out, quick, env(threads // len(wave))) for n in wave}
+        for name, proc in running.items():
+            finish_training(name, proc, out)
+        pending = [n for n in pending if n not in wave]
 
 
 def sweep(setup: Setup, name: str, out: Path, quick: bool, env: dict[str, str]) -> list[dict[str, float]]:
@@ -233,17 +271,19 @@ def mle_at(mle_rows: list[dict[str, float]], x: str, y: str, at: float) -> float
 
 
 def sweep_table(setup: Setup, frontiers: dict[str, list[dict[str, float]]]) -> list[str]:
-    """The frontier rows as a Markdown table, each GAN point's `y` against MLE's curve at the same
-    value of each diversity measure in `compare_at` (NLL_gen alone does not show a gain bought by
-    collapse: its n-gram diversity may still fall short of MLE's)."""
+    """The frontier rows as a Markdown table, each GAN point's `y` against the curve of the MLE
+    generator it started from (`mle`'s for a stage from a random generator) at the same value of each
+    diversity measure in `compare_at` (NLL_gen alone does not show a gain bought by collapse: its
+    n-gram diversity may still fall short of MLE's)."""
     columns = [k for pair in setup.frontiers for k in pair] + list(setup.diversity)
     y = setup.frontiers[0][1]
     lines = ["| model | T | " + " | ".join(columns) + " | "
              + " | ".join(f"{y} - MLE's at equal {x}" for x in setup.compare_at) + " |",
              "|---|---|" + "---|" * (len(columns) + len(setup.compare_at))]
     for name, rows in frontiers.items():
+        reference = frontiers[setup.start_of(name) or "mle"]
         for r in rows:
-            mle = [mle_at(frontiers["mle"], x, y, r[x]) if name != "mle" else None for x in setup.compare_at]
+            mle = [mle_at(reference, x, y, r[x]) if name != "mle" else None for x in setup.compare_at]
             lines.append(f"| {name} | {r['temperature']:g} | " + " | ".join(f"{r[k]:.3f}" for k in columns)
                          + " | " + " | ".join("-" if m is None else f"{r[y] - m:+.3f}" for m in mle) + " |")
     return lines
@@ -292,7 +332,7 @@ def main() -> None:
     unknown = set(args.only or ()) - set(setup.gans)
     if unknown:
         parser.error(f"--corpus {args.corpus} has no stage {', '.join(sorted(unknown))}")
-    names = ["mle", *(args.only or setup.gans)]
+    names = setup.with_starts(["mle", *(args.only or setup.gans)])
 
     started = time.perf_counter()
     train_stages(setup, names, out, args.quick, args.threads)
@@ -302,16 +342,17 @@ def main() -> None:
         run = out / name
         points = trajectory(setup, run)
         config = yaml.safe_load((run / "config.yaml").read_text())
+        mle_only = not config["train"]["steps"]
         # counted from the adversarial start (D pre-training leaves the generator as it was)
-        if name != "mle":
+        if not mle_only:
             start = adversarial_start(config)
             points = [dict(p, step=p["step"] - start) for p in points if p["step"] >= start]
-        xlabel = ("MLE step" if name == "mle" else "adversarial step (from a random generator)"
+        xlabel = ("MLE step" if mle_only else "adversarial step (from a random generator)"
                   if name in setup.from_scratch else "adversarial step (0: the MLE generator it starts from)")
         plot_curves(setup, name, points, xlabel, out / f"curves_{name}.png")
         frontiers[name] = sweep(setup, name, out, args.quick, env)
         summary = json.loads((run / "summary.json").read_text())
-        first = points[0] if name != "mle" and name not in setup.from_scratch else None
+        first = points[0] if setup.start_of(name) else None
         lower_better = y.startswith("nll")
         best = (min if lower_better else max)(points, key=lambda p: p[y])
         models[name] = {
@@ -325,7 +366,7 @@ def main() -> None:
         settings = _settings(config, setup.variants.get(name, []))
         lines.append(f"| {name} | {settings} | {_shown(first, setup) if first else '-'} | "
                      f"{_shown(summary, setup)} | {best[y]:.3f} at "
-                     f"{'MLE' if name == 'mle' else 'adversarial'} step {best['step']:.0f} "
+                     f"{'MLE' if mle_only else 'adversarial'} step {best['step']:.0f} "
                      f"| {setup.published.get(name, '-')} | {summary['wall_time_s'] / 60:.1f} |")
     plot_sweep(frontiers, out / "frontier.png",
                marks={name: (setup.published_metric, setup.published[name],
@@ -340,7 +381,9 @@ def main() -> None:
             "finished earlier are not re-run; each stage's own training time is in the last column).\n\n"
             f"| model | schedule | adversarial start {' / '.join(setup.trajectory)} | end | best {y} | "
             f"published {y} | train min |\n|---|---|---|---|---|---|---|\n" + "\n".join(lines) +
-            f"\n\nFrontier over sampling temperature ({n} samples per point):\n\n" + "\n".join(sweep_rows) +
+            f"\n\nFrontier over sampling temperature ({n} samples per point; MLE's: the curve of the MLE "
+            "generator the GAN started from, `mle`'s for one from a random generator):\n\n"
+            + "\n".join(sweep_rows) +
             f"\n\nPNGs: {out}/frontier.png, {out}/curves_*.png")
     print(body)
     record(f"frontier_oracle --corpus {args.corpus}{' --quick' if args.quick else ''}"
