@@ -31,6 +31,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,7 +247,8 @@ def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], xlabel:
     groups = [[k for k in setup.trajectory if k.startswith("nll")],
               [k for k in setup.trajectory if "bleu" in k]]
     groups = [g for g in groups if g]
-    fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.4 * len(groups), 4), squeeze=False,
+                             layout="constrained")
     steps = [p["step"] for p in points]
     for ax, keys in zip(axes[0], groups):
         for key in keys:
@@ -255,7 +257,9 @@ def plot_curves(setup: Setup, name: str, points: list[dict[str, float]], xlabel:
         ax.set_ylabel("nats per token (lower is better)" if keys[0].startswith("nll") else "score (0..1)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle(", ".join([f"{name}: {setup.recipes[name]}", *setup.variants.get(name, [])]))
+    # a stage's settings can be long: wrapped to the figure's width, not widening it
+    title = ", ".join([f"{name}: {setup.recipes[name]}", *setup.variants.get(name, [])])
+    fig.suptitle(textwrap.fill(title, width=int(14 * 6.4 * len(groups))), fontsize=9)
     atomic_save_figure(fig, path)
     plt.close(fig)
 
