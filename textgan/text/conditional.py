@@ -124,14 +124,13 @@ class ConditionalTextGame(TextGame):
         self.batches = StratifiedBatches(data.train.to(device), data.train_labels, self.k,
                                          recipe.train.batch_size, recipe.seed)
         self._class_refs: dict[int, list[list[str]]] = {}
-        self.classifier, self.classifier_accuracy = self._classifier()
+        self.classifier, self.classifier_accuracy, self.classifier_accuracy_by_category = self._classifier()
 
-    def _classifier(self) -> tuple[nn.Module | None, float]:
+    def _classifier(self) -> tuple[nn.Module | None, float, dict[str, float]]:
         """The text classifier and its accuracy on the generator's training rows, overall and on each
-        category's rows in `classifier_accuracy_by_category` (None without `data.classifier_steps`)."""
-        self.classifier_accuracy_by_category: dict[str, float] = {}
+        category's rows (None, nan and none without `data.classifier_steps`)."""
         if not self.cfg.classifier_steps:
-            return None, float("nan")
+            return None, float("nan"), {}
         from textgan.text.classifier import load_or_train, predict
 
         data = self.data
@@ -141,13 +140,12 @@ class ConditionalTextGame(TextGame):
                                    Path(self.cfg.cache_dir).expanduser() if self.cfg.cache_dir else None)
         # a classifier that favours one category sets each category its own bar
         predicted = predict(model, data.train)
-        self.classifier_accuracy_by_category = {
-            name: float((predicted[data.train_labels == c] == c).float().mean())
-            for c, name in enumerate(data.categories)}
-        each = ", ".join(f"{c} {100 * a:.2f} %" for c, a in self.classifier_accuracy_by_category.items())
+        by_category = {name: float((predicted[data.train_labels == c] == c).float().mean())
+                       for c, name in enumerate(data.categories)}
+        each = ", ".join(f"{c} {100 * a:.2f} %" for c, a in by_category.items())
         print(f"text classifier: {100 * acc:.2f} % accuracy on the {len(data.train)} training sentences "
               f"({each}; it trained on the {len(data.test)} test sentences)", file=sys.stderr)
-        return model.to(self.device), acc
+        return model.to(self.device), acc, by_category
 
     def labels_of(self, batch: Tensor) -> Tensor:
         """The categories of a batch's rows (block layout)."""
