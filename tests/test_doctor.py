@@ -47,8 +47,8 @@ def history(n: int = 120, every_eval: int = 10, seed: int = 0, **overrides) -> l
     return records
 
 
-def pitfalls(records: list[dict], cfg: DoctorConfig = CFG) -> list[str]:
-    return [f.pitfall for f in diagnose_records(records, cfg)]
+def pitfalls(records: list[dict], cfg: DoctorConfig = CFG, config: dict | None = None) -> list[str]:
+    return [f.pitfall for f in diagnose_records(records, cfg, config)]
 
 
 def test_healthy_history_has_no_findings():
@@ -223,6 +223,31 @@ def test_d_overfitting_on_r_t():
 def test_d_overfitting_ignores_exploded_logits():
     late = {"d_train_slice": lambda i: -1e4, "d_heldout": lambda i: -2e4}
     assert "d_overfitting" not in pitfalls(history(**late))
+
+
+# SentiGAN's schedule: 210 records of MLE, 25 of D pre-training, then an adversarial phase of 10
+SHORT_PHASE = {"train": {"pretrain_steps": 2100, "pretrain_d_steps": 250, "steps": 100, "log_every": 10}}
+
+
+@pytest.mark.parametrize(("overfit_records", "fires"), [(10, True), (8, True), (7, False), (0, False)])
+def test_a_phase_shorter_than_the_window_is_judged_over_its_own_records(overfit_records, fires):
+    records = history(n=245)
+    for r in records[245 - overfit_records:]:
+        r.update(d_train_slice=3.0, d_heldout=-7.0, rt_train_slice=1.0, rt_heldout=-1.0)
+    found = diagnose_records(records, CFG, SHORT_PHASE)
+    assert ("d_overfitting" in [f.pitfall for f in found]) is fires
+    if fires:
+        finding = next(f for f in found if f.pitfall == "d_overfitting")
+        assert finding.last_step == 2450 and "steps 2360-2450" in finding.evidence
+
+
+def test_a_long_phase_just_begun_is_not_judged_on_its_first_records():
+    records = history(n=245)
+    for r in records[-10:]:
+        r.update(d_train_slice=3.0, d_heldout=-7.0, rt_train_slice=1.0, rt_heldout=-1.0)
+    planned_long = {"train": {**SHORT_PHASE["train"], "steps": 2000}}
+    assert "d_overfitting" not in pitfalls(records, config=planned_long)
+    assert "d_overfitting" in pitfalls(records, config=SHORT_PHASE)
 
 
 @pytest.mark.parametrize(("improving", "fires"), [(False, True), (True, False)])

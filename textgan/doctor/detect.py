@@ -3,7 +3,8 @@
 Game-independent: every detector reads only what the trainer logs (losses, D's outputs and
 accuracies, gradient norms, r_t, D on a training slice and on held-out reals) and the evaluation
 metrics a game reports, using only the keys that exist. Thresholds come from the recipe's `doctor:`
-section (`textgan.config.DoctorConfig`); windows count logged records.
+section (`textgan.config.DoctorConfig`); windows count logged records, and a phase planned to log
+fewer records than a window (but at least `MIN_PHASE_RECORDS`) has a window of its own length.
 
 | pitfall | fires when |
 |---|---|
@@ -40,6 +41,8 @@ SANE_LOGIT = 50.0  # |D logit| beyond this is a blown-up D (sigmoid saturated), 
 # a spike must reach this fraction of the phase's largest typical norm: a jump from gradients that
 # have all but vanished (a saturated D's 1e-5) to a still tiny norm is noise, not an explosion
 SPIKE_FLOOR = 0.1
+# the fewest records a phase shorter than a window is judged over (see `phase_windows`)
+MIN_PHASE_RECORDS = 5
 
 
 @dataclass
@@ -107,24 +110,40 @@ def _number(value: Any) -> float:
     return float(value) if _is_number(value) else math.nan
 
 
-def sustained(mask: np.ndarray, window: int, fraction: float) -> np.ndarray:
-    """True at i when `mask` held in at least `fraction` of the full trailing window ending at i."""
-    out = np.zeros(len(mask), dtype=bool)
-    if len(mask) < window:
-        return out
+def sustained(mask: np.ndarray, window: int | np.ndarray, fraction: float) -> np.ndarray:
+    """True at i when `mask` held in at least `fraction` of the full trailing window ending at i;
+    `window` is one length for every record or one per record (`phase_windows`)."""
+    windows = np.broadcast_to(np.asarray(window, dtype=np.int64), mask.shape)
     counts = np.concatenate([[0], np.cumsum(mask)])
-    out[window - 1:] = (counts[window:] - counts[:-window]) >= math.ceil(fraction * window - 1e-9)
-    return out
+    end = np.arange(1, len(mask) + 1)
+    full = end >= windows
+    held = counts[end] - counts[np.where(full, end - windows, 0)]
+    return full & (held >= np.ceil(fraction * windows - 1e-9))
 
 
-def _span(steps: np.ndarray, fired: np.ndarray, mask: np.ndarray, window: int) -> tuple[int, int, int]:
-    """(first step, last step, index of the last firing): the first step is where the condition began
-    inside the first window that fired."""
+def phase_windows(h: History, rows: np.ndarray, cfg: DoctorConfig, ctx: RunContext) -> np.ndarray:
+    """The trailing window of each of `rows`, in records: `cfg.window`, or the number of records its
+    phase is planned to log (its steps / `train.log_every`) when that is fewer but at least
+    `MIN_PHASE_RECORDS`, so a short phase (SentiGAN's 100 adversarial epochs, logged every 10) is
+    judged over all of it rather than never."""
+    train = ctx.config.get("train") or {}
+    every = int(train.get("log_every") or 10)
+    planned = np.array([int(train.get(k) or 0) // every
+                        for k in ("pretrain_steps", "pretrain_d_steps", "steps")])[_phases(h, ctx)[rows]]
+    short = (planned >= MIN_PHASE_RECORDS) & (planned < cfg.window)
+    return np.where(short, planned, cfg.window)
+
+
+def _span(steps: np.ndarray, fired: np.ndarray, mask: np.ndarray,
+          window: int | np.ndarray) -> tuple[int, int, int, slice]:
+    """(first step, last step, index of the last firing, the window that fired there): the first step
+    is where the condition began inside the first window that fired."""
+    windows = np.broadcast_to(np.asarray(window, dtype=np.int64), fired.shape)
     idx = np.flatnonzero(fired)
-    first = int(idx[0])
-    start = max(0, first - window + 1)
+    first, at = int(idx[0]), int(idx[-1])
+    start = max(0, first - int(windows[first]) + 1)
     began = start + int(np.argmax(mask[start:first + 1])) if mask[start:first + 1].any() else first
-    return int(steps[began]), int(steps[idx[-1]]), int(idx[-1])
+    return int(steps[began]), int(steps[at]), at, slice(at - int(windows[at]) + 1, at + 1)
 
 
 def trailing_median(values: np.ndarray, window: int, min_count: int = 3) -> np.ndarray:
@@ -207,17 +226,17 @@ def detect_vanishing_gradient(h: History, cfg: DoctorConfig, ctx: RunContext) ->
     gn = h.column(schema.GRAD_NORM_G)[rows]
     peak = np.fmax.accumulate(np.where(np.isfinite(gn), gn, 0.0))
     mask = (acc_r >= cfg.d_acc_saturated) & (acc_f >= cfg.d_acc_saturated) & (gn <= cfg.vanish_ratio * peak)
-    fired = sustained(mask, cfg.window, cfg.min_fraction)
+    windows = phase_windows(h, rows, cfg, ctx)
+    fired = sustained(mask, windows, cfg.min_fraction)
     if not fired.any():
         return None
-    first, last, at = _span(h.steps[rows], fired, mask, cfg.window)
-    w = slice(at - cfg.window + 1, at + 1)
+    first, last, at, w = _span(h.steps[rows], fired, mask, windows)
     ratio = float(np.nanmean(gn[w]) / peak[at]) if peak[at] > 0 else 0.0
     severity = "critical" if ratio < cfg.vanish_ratio / 10 else "warning"
     loss = (ctx.config.get("loss") or {}).get("name")
     evidence = (f"D accuracy real {_fmt(np.nanmean(acc_r[w]))} / fake {_fmt(np.nanmean(acc_f[w]))} "
                 f"and G gradient norm {_fmt(np.nanmean(gn[w]))} = {_fmt(ratio)} of its peak "
-                f"{_fmt(peak[at])} over steps {h.steps[rows][at - cfg.window + 1]}-{h.steps[rows][at]}"
+                f"{_fmt(peak[at])} over steps {h.steps[rows][w][0]}-{h.steps[rows][at]}"
                 f"{' with the saturating vanilla loss' if loss == 'vanilla' else ''}")
     return Finding("vanishing_gradient", severity, first, last, evidence,
                    remedy("vanishing_gradient", ctx.config))
@@ -352,11 +371,11 @@ def detect_d_overfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Find
     rt_gap = np.where(np.isfinite(rt) & np.isfinite(rt_held), rt - rt_held, 0.0)
     mask = (((gap >= cfg.overfit_gap) & (gap >= 0.5 * scale) & (scale <= SANE_LOGIT))
             | (rt_gap >= cfg.overfit_rt_gap))
-    fired = sustained(mask, cfg.window, cfg.min_fraction)
+    windows = phase_windows(h, rows, cfg, ctx)
+    fired = sustained(mask, windows, cfg.min_fraction)
     if not fired.any():
         return None
-    first, last, at = _span(h.steps[rows], fired, mask, cfg.window)
-    w = slice(at - cfg.window + 1, at + 1)
+    first, last, at, w = _span(h.steps[rows], fired, mask, windows)
     mean_gap = float(np.nanmean(gap[w]))
     severity = ("critical" if mean_gap >= 2 * cfg.overfit_gap and np.nanmean(rt_gap[w]) >= cfg.overfit_rt_gap
                 else "warning")
@@ -413,7 +432,7 @@ def detect_g_underfitting(h: History, cfg: DoctorConfig, ctx: RunContext) -> Fin
     mask = rejecting & not_falling & stalled[rows]
     if not mask.any():
         return None
-    first, last, at = _span(h.steps[rows], mask, mask, 1)
+    first, last, at, _ = _span(h.steps[rows], mask, mask, 1)
     w = slice(at - cfg.window + 1, at + 1)
     q = h.column(key)[h.rows_with(key)]
     evidence = (f"D rejects {_fmt(100 * np.nanmean(acc_f[w]))}% of the fakes, G loss "
@@ -463,7 +482,7 @@ def detect_oscillation(h: History, cfg: DoctorConfig, ctx: RunContext) -> Findin
         fired = sustained(mask, 5, cfg.min_fraction)
         if fired.any():
             steps = h.steps[rows]
-            first, last, _ = _span(steps, fired, mask, w)
+            first, last, _, _ = _span(steps, fired, mask, w)
             span = [min(span[0], first), max(span[1], last)] if span else [first, last]
             j = int(np.argmax(np.where(ok, strength, -np.inf)))
             if best is None or strength[j] > best[0]:
