@@ -194,8 +194,8 @@ class DoctorConfig:
     `off` (default) nothing, `warn` prints and logs findings, `auto` also applies the remedies.
 
     Windows count logged records (one per `train.log_every` steps); a trailing-window condition
-    fires when it holds in at least `min_fraction` of the window. A phase planned to log fewer
-    records than `window` (at least 5) is judged over a window of its own length.
+    fires when it holds in at least `min_fraction` of the window. A window is at most half the
+    records its phase is planned to log (and at least 5), so a short phase is judged too.
     """
 
     mode: str | bool = "off"  # YAML 1.1 reads a bare `off` as false

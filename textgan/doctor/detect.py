@@ -3,8 +3,8 @@
 Game-independent: every detector reads only what the trainer logs (losses, D's outputs and
 accuracies, gradient norms, r_t, D on a training slice and on held-out reals) and the evaluation
 metrics a game reports, using only the keys that exist. Thresholds come from the recipe's `doctor:`
-section (`textgan.config.DoctorConfig`); windows count logged records, and a phase planned to log
-fewer records than a window (but at least `MIN_PHASE_RECORDS`) has a window of its own length.
+section (`textgan.config.DoctorConfig`); windows count logged records, at most half of those the
+record's phase is planned to log (at least `MIN_PHASE_RECORDS`), so a short phase is judged too.
 
 | pitfall | fires when |
 |---|---|
@@ -41,7 +41,7 @@ SANE_LOGIT = 50.0  # |D logit| beyond this is a blown-up D (sigmoid saturated), 
 # a spike must reach this fraction of the phase's largest typical norm: a jump from gradients that
 # have all but vanished (a saturated D's 1e-5) to a still tiny norm is noise, not an explosion
 SPIKE_FLOOR = 0.1
-# the fewest records a phase shorter than a window is judged over (see `phase_windows`)
+# the shortest window a short phase is judged over, in records (see `phase_windows`)
 MIN_PHASE_RECORDS = 5
 
 
@@ -122,16 +122,16 @@ def sustained(mask: np.ndarray, window: int | np.ndarray, fraction: float) -> np
 
 
 def phase_windows(h: History, rows: np.ndarray, cfg: DoctorConfig, ctx: RunContext) -> np.ndarray:
-    """The trailing window of each of `rows`, in records: `cfg.window`, or the number of records its
-    phase is planned to log (its steps / `train.log_every`) when that is fewer but at least
-    `MIN_PHASE_RECORDS`, so a short phase (SentiGAN's 100 adversarial epochs, logged every 10) is
-    judged over all of it rather than never."""
+    """The trailing window of each of `rows`, in records: `cfg.window`, but at most half the records
+    its phase is planned to log (its steps / `train.log_every`) and at least `MIN_PHASE_RECORDS`. A
+    short phase (SentiGAN's 100 adversarial epochs, logged every 10) is then judged on its later half
+    rather than never; a phase the recipe does not plan keeps `cfg.window`."""
     train = ctx.config.get("train") or {}
     every = int(train.get("log_every") or 10)
     planned = np.array([int(train.get(k) or 0) // every
                         for k in ("pretrain_steps", "pretrain_d_steps", "steps")])[_phases(h, ctx)[rows]]
-    short = (planned >= MIN_PHASE_RECORDS) & (planned < cfg.window)
-    return np.where(short, planned, cfg.window)
+    return np.where(planned > 0, np.minimum(cfg.window, np.maximum(MIN_PHASE_RECORDS, planned // 2)),
+                    cfg.window)
 
 
 def _span(steps: np.ndarray, fired: np.ndarray, mask: np.ndarray,
