@@ -76,6 +76,12 @@ class RunContext:
         return roles_of(self.config.get("game"))
 
     @property
+    def phase_steps(self) -> tuple[int, ...]:
+        """Steps of the run's three phases: generator pre-training, D pre-training, adversarial."""
+        train = self.config.get("train") or {}
+        return tuple(int(train.get(k) or 0) for k in ("pretrain_steps", "pretrain_d_steps", "steps"))
+
+    @property
     def quality(self) -> tuple[str, str] | None:
         ev = self.config.get("eval") or {}
         return (ev["metric"], ev.get("mode", "max")) if ev.get("metric") else None
@@ -126,10 +132,8 @@ def phase_windows(h: History, rows: np.ndarray, cfg: DoctorConfig, ctx: RunConte
     its phase is planned to log (its steps / `train.log_every`) and at least `MIN_PHASE_RECORDS`. A
     short phase (SentiGAN's 100 adversarial epochs, logged every 10) is then judged on its later half
     rather than never; a phase the recipe does not plan keeps `cfg.window`."""
-    train = ctx.config.get("train") or {}
-    every = int(train.get("log_every") or 10)
-    planned = np.array([int(train.get(k) or 0) // every
-                        for k in ("pretrain_steps", "pretrain_d_steps", "steps")])[_phases(h, ctx)[rows]]
+    every = int((ctx.config.get("train") or {}).get("log_every") or 10)
+    planned = (np.array(ctx.phase_steps) // every)[_phases(h, ctx)[rows]]
     return np.where(planned > 0, np.minimum(cfg.window, np.maximum(MIN_PHASE_RECORDS, planned // 2)),
                     cfg.window)
 
@@ -257,9 +261,8 @@ def _baseline_step(ctx: RunContext) -> int | None:
 def _phases(h: History, ctx: RunContext) -> np.ndarray:
     """Per record, its phase: 0 generator pre-training, 1 discriminator pre-training, 2 adversarial
     (G's gradient is an MLE gradient in the first and a GAN gradient in the last: not comparable)."""
-    train = ctx.config.get("train") or {}
-    mle = int(train.get("pretrain_steps") or 0)
-    d_only = mle + int(train.get("pretrain_d_steps") or 0)
+    mle, d_steps, _ = ctx.phase_steps
+    d_only = mle + d_steps
     return np.where(h.steps <= mle, 0, np.where(h.steps <= d_only, 1, 2))
 
 
